@@ -1,0 +1,83 @@
+// The read side: opens one array_logger file (.db or .db.zst, format 1 or 2)
+// read-only and runs filtered queries over its rows.
+//
+// A Reader never modifies what it reads: the connection is read-only and an
+// authorizer refuses anything but reading in user-supplied WHERE clauses.
+// A .db.zst is decompressed to a private temporary file (mode 0600) that is
+// removed by close() or the destructor.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "array_logger/array_spec.hpp"
+#include "array_logger/key_value.hpp"
+
+namespace array_logger {
+
+class Reader;
+
+// A running query. Move-only; must not outlive its Reader.
+class Query {
+ public:
+  Query(Query&&) noexcept;
+  Query& operator=(Query&&) noexcept;
+  ~Query();
+
+  // Advances to the next row; false at the end. Throws CorruptFile when a
+  // row's blob does not match the file's meta.
+  bool next();
+  // Key i of the current row (text stays valid until next()).
+  KeyRef key(std::size_t i) const;
+  // The current row's array bytes (C order, little-endian; decoded when the
+  // file uses the shuffle-zstd filter). Valid until next().
+  std::span<const std::byte> array_bytes() const noexcept { return current_; }
+
+ private:
+  friend class Reader;
+  struct Impl;
+  explicit Query(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  std::span<const std::byte> current_;
+};
+
+class Reader {
+ public:
+  // `path`: a .db, a .db.zst, or a .db path where only the .db.zst exists.
+  // Throws StorageError (errno ENOENT when missing), CorruptFile.
+  explicit Reader(const std::filesystem::path& path);
+  ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  const ArraySpec& spec() const noexcept;
+  int format_version() const noexcept;
+  // Every meta row, verbatim.
+  const std::map<std::string, std::string>& meta() const noexcept;
+  // The file opened (after resolving x.db -> x.db.zst).
+  const std::filesystem::path& path() const noexcept;
+
+  // Rows whose keys satisfy `where` (an SQL expression over the key columns
+  // with ? placeholders bound from `params`; empty = all rows), in the order
+  // they were logged. Throws InvalidArgument for a clause that is not a
+  // single read-only expression.
+  Query query(std::string_view where = {}, std::span<const KeyValue> params = {}) const;
+  std::uint64_t count(std::string_view where = {}, std::span<const KeyValue> params = {}) const;
+
+  void close() noexcept;
+  bool closed() const noexcept;
+
+  struct Impl;  // opaque; public so that Query's implementation can refer to it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace array_logger

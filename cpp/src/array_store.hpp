@@ -1,0 +1,81 @@
+// One registered array name being written: its database, its prepared
+// INSERT and its transaction state. Created on the caller's thread by
+// register, then used only by the writer thread until it is finished.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <zstd.h>
+
+#include "array_logger/logger.hpp"
+#include "array_logger/meta.hpp"
+#include "sqlite_db.hpp"
+
+namespace array_logger::detail {
+
+struct ZstdCCtxFree {
+  void operator()(ZSTD_CCtx* c) const noexcept { ZSTD_freeCCtx(c); }
+};
+
+class ArrayStore {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Opens or creates {root}/{name}.db (decompressing {name}.db.zst first
+  // when only that exists) and checks its meta against `spec`.
+  ArrayStore(const std::filesystem::path& root, std::string name, const ArraySpec& spec,
+             const RegisterOptions& options, Synchronous sync);
+
+  const std::string& name() const noexcept { return name_; }
+  const ArraySpec& spec() const noexcept { return spec_; }
+  const RegisterOptions& options() const noexcept { return options_; }
+  int format_version() const noexcept { return format_version_; }
+  // Header bytes written before each raw payload (empty for format 1 files
+  // and for filtered blobs, whose header is written by insert).
+  const std::vector<std::byte>& blob_prefix() const noexcept { return blob_prefix_; }
+  const std::filesystem::path& db_path() const noexcept { return db_path_; }
+  const std::filesystem::path& zst_path() const noexcept { return zst_path_; }
+
+  // Writer thread: inserts one row. `keys` is the packed key area of a queue
+  // record (see write_queue.hpp); `blob` the prefix + payload.
+  void insert(const std::byte* keys, std::span<const std::byte> blob);
+  bool in_transaction() const noexcept { return in_txn_; }
+  bool commit_due(Clock::time_point now) const noexcept;
+  Clock::time_point commit_deadline() const noexcept;
+  void commit();
+  void mark_idle(Clock::time_point now) noexcept { if (!in_txn_) last_commit_ = now; }
+  // Rolls back a failed transaction (best effort, never throws).
+  void abandon_transaction() noexcept;
+  // Checkpoints the WAL into the main file, leaves the file in rollback
+  // journal mode (readable by any SQLite, read-only or not) and closes it.
+  void finish();
+  bool finished() const noexcept { return !db_; }
+
+ private:
+  void create_schema();
+  void check_existing_schema();
+  void prepare_statements();
+
+  std::string name_;
+  ArraySpec spec_;
+  RegisterOptions options_;
+  std::filesystem::path db_path_, zst_path_;
+  Database db_;
+  StmtPtr insert_, begin_, commit_;
+  int format_version_ = kFormatCurrent;
+  std::vector<std::byte> blob_prefix_;
+  std::vector<std::byte> filter_header_;  // header of filtered blobs
+  std::unique_ptr<ZSTD_CCtx, ZstdCCtxFree> filter_cctx_;
+  std::vector<std::byte> filter_scratch_, filter_out_;
+  bool in_txn_ = false;
+  std::uint64_t rows_in_txn_ = 0, bytes_in_txn_ = 0;
+  Clock::time_point last_commit_ = Clock::now();
+};
+
+}  // namespace array_logger::detail

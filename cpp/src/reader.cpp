@@ -1,0 +1,295 @@
+#include "array_logger/reader.hpp"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "array_logger/blob.hpp"
+#include "array_logger/errors.hpp"
+#include "array_logger/meta.hpp"
+#include "file_ops.hpp"
+#include "meta_table.hpp"
+#include "sql_text.hpp"
+#include "sqlite_db.hpp"
+#include "zstd_file.hpp"
+
+namespace array_logger {
+
+using detail::Database;
+using detail::StmtPtr;
+
+namespace {
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// file: URI for a path: everything but unreserved characters and '/' is
+// percent-encoded, so '?', '#' and '%' in file names stay part of the path.
+std::string file_uri(const std::filesystem::path& path, const char* params) {
+  std::string abs = std::filesystem::absolute(path).string();
+  std::string out = "file:";
+  static const char* hex = "0123456789ABCDEF";
+  for (unsigned char c : abs) {
+    if (std::isalnum(c) || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  out += '?';
+  out += params;
+  return out;
+}
+
+// Allows reading only: SELECT, reading columns, calling (side-effect free)
+// functions, recursive CTEs. Everything else (writes, PRAGMA, ATTACH,
+// transactions) is refused at prepare time.
+int read_only_authorizer(void*, int action, const char*, const char*, const char*, const char*) {
+  switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_FUNCTION:
+    case SQLITE_RECURSIVE:
+      return SQLITE_OK;
+    default:
+      return SQLITE_DENY;
+  }
+}
+
+struct DCtxFree {
+  void operator()(ZSTD_DCtx* c) const noexcept { ZSTD_freeDCtx(c); }
+};
+
+}  // namespace
+
+struct Reader::Impl {
+  std::filesystem::path path;
+  std::filesystem::path temp_path;  // decompressed copy of a .db.zst, if any
+  Database db;
+  FileMeta meta;
+  std::vector<std::byte> expected_header;  // format 2, unfiltered
+  std::vector<std::byte> filtered_header;  // format 2, shuffle-zstd
+
+  void remove_temp() noexcept {
+    if (!temp_path.empty()) {
+      ::unlink(temp_path.c_str());
+      temp_path.clear();
+    }
+  }
+  ~Impl() {
+    db.close();
+    remove_temp();
+  }
+  StmtPtr prepare_user_query(std::string_view select_list, std::string_view where,
+                             std::span<const KeyValue> params) const;
+};
+
+struct Query::Impl {
+  const Reader::Impl* reader;
+  StmtPtr stmt;
+  std::size_t nkeys;
+  std::uint64_t row = 0;
+  std::vector<std::byte> decoded, scratch;
+  std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx;
+};
+
+Query::Query(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Query::Query(Query&&) noexcept = default;
+Query& Query::operator=(Query&&) noexcept = default;
+Query::~Query() = default;
+
+bool Query::next() {
+  Impl& q = *impl_;
+  current_ = {};
+  if (!q.stmt) return false;
+  sqlite3_stmt* st = q.stmt.get();
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_DONE) {
+    q.stmt.reset();
+    return false;
+  }
+  if (rc != SQLITE_ROW) q.reader->db.fail(rc, "reading rows");
+  ++q.row;
+  const int data_col = static_cast<int>(q.nkeys);
+  if (sqlite3_column_type(st, data_col) != SQLITE_BLOB)
+    throw CorruptFile(q.reader->path.string() + ", row " + std::to_string(q.row) + ": data is not a blob");
+  const auto* p = static_cast<const std::byte*>(sqlite3_column_blob(st, data_col));
+  const auto n = static_cast<std::size_t>(sqlite3_column_bytes(st, data_col));
+  std::span<const std::byte> blob(p, n);
+  const Reader::Impl& r = *q.reader;
+  const std::uint64_t payload = r.meta.spec.payload_bytes();
+  auto corrupt = [&](const std::string& why) -> CorruptFile {
+    return CorruptFile(r.path.string() + ", row " + std::to_string(q.row) + ": " + why);
+  };
+  if (r.meta.format_version == kFormatLegacy) {
+    if (n != payload)
+      throw corrupt("blob has " + std::to_string(n) + " bytes, meta says " + std::to_string(payload));
+    current_ = blob;
+    return true;
+  }
+  const auto& expect = r.expected_header;
+  if (n == expect.size() + payload && std::memcmp(p, expect.data(), expect.size()) == 0) {
+    current_ = blob.subspan(expect.size());
+    return true;
+  }
+  const auto& fexpect = r.filtered_header;
+  if (n >= fexpect.size() && std::memcmp(p, fexpect.data(), fexpect.size()) == 0) {
+    if (!q.dctx) {
+      q.dctx.reset(ZSTD_createDCtx());
+      q.decoded.resize(payload);
+      q.scratch.resize(payload);
+    }
+    std::size_t got = ZSTD_decompressDCtx(q.dctx.get(), q.scratch.data(), q.scratch.size(), p + fexpect.size(),
+                                          n - fexpect.size());
+    if (ZSTD_isError(got) || got != payload) throw corrupt("filtered blob does not decompress to the array size");
+    byte_unshuffle(q.scratch, r.meta.spec.dtype->itemsize, q.decoded);
+    current_ = q.decoded;
+    return true;
+  }
+  // Not what this file's meta promises: say precisely what is wrong.
+  try {
+    BlobHeader h = decode_blob_header(blob);
+    std::vector<std::int64_t> shape(h.shape.begin(), h.shape.end());
+    throw corrupt("blob header says shape " + shape_repr(shape) + " dtype " + std::string(h.dtype->name) +
+                  " but meta says " + r.meta.spec.describe());
+  } catch (const CorruptFile& e) {
+    throw corrupt(e.what());
+  }
+}
+
+KeyRef Query::key(std::size_t i) const {
+  sqlite3_stmt* st = impl_->stmt.get();
+  const int col = static_cast<int>(i);
+  switch (sqlite3_column_type(st, col)) {
+    case SQLITE_INTEGER: return KeyRef::of(static_cast<std::int64_t>(sqlite3_column_int64(st, col)));
+    case SQLITE_FLOAT: return KeyRef::of(sqlite3_column_double(st, col));
+    default: {
+      const auto* t = reinterpret_cast<const char*>(sqlite3_column_text(st, col));
+      return KeyRef::of(std::string_view(t ? t : "", static_cast<std::size_t>(sqlite3_column_bytes(st, col))));
+    }
+  }
+}
+
+Reader::Reader(const std::filesystem::path& path) : impl_(std::make_unique<Impl>()) {
+  Impl& r = *impl_;
+  const std::string p = path.string();
+  std::filesystem::path zst;
+  if (ends_with(p, ".zst")) {
+    zst = path;
+  } else if (!detail::file_exists(path) && detail::file_exists(p + ".zst")) {
+    zst = p + ".zst";
+  }
+  r.path = zst.empty() ? path : zst;
+  if (!detail::file_exists(r.path))
+    throw StorageError("No such array_logger file: " + p + (zst.empty() ? " (nor " + p + ".zst)" : ""), 0, ENOENT);
+  if (std::filesystem::is_directory(r.path)) throw StorageError(p + " is a directory", 0, EISDIR);
+
+  std::string uri;
+  if (!zst.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "array_logger-XXXXXX.db").string();
+    int fd = ::mkstemps(tmpl.data(), 3);  // created 0600
+    if (fd < 0) detail::throw_errno("cannot create a temporary file in " + tmpl, errno);
+    detail::Fd owned(fd);
+    r.temp_path = tmpl;
+    detail::decompress_to_fd(zst, owned.get(), r.temp_path);
+    // immutable: nobody writes this private copy, so SQLite needs no locks,
+    // no -wal and no -shm.
+    uri = file_uri(r.temp_path, "mode=ro&immutable=1");
+  } else {
+    uri = file_uri(r.path, "mode=ro");
+  }
+  r.db = Database(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, r.path.string());
+  try {
+    r.meta = decode_meta(detail::read_meta_rows(r.db));
+    detail::check_array_log_columns(r.db, r.meta.spec.keys, r.path.string());
+  } catch (const CorruptFile& e) {
+    throw CorruptFile(r.path.string() + " is not an array_logger file: " + e.what());
+  }
+  if (r.meta.format_version == kFormatCurrent) {
+    r.expected_header = encode_blob_header(r.meta.spec);
+    r.filtered_header = encode_blob_header(r.meta.spec, kBlobFlagShuffleZstd);
+  }
+}
+
+Reader::~Reader() = default;
+
+const ArraySpec& Reader::spec() const noexcept { return impl_->meta.spec; }
+int Reader::format_version() const noexcept { return impl_->meta.format_version; }
+const std::map<std::string, std::string>& Reader::meta() const noexcept { return impl_->meta.rows; }
+const std::filesystem::path& Reader::path() const noexcept { return impl_->path; }
+
+StmtPtr Reader::Impl::prepare_user_query(std::string_view select_list, std::string_view where,
+                                         std::span<const KeyValue> params) const {
+  if (!db) throw StateError("Reader is closed");
+  std::string sql = "SELECT ";
+  sql += select_list;
+  sql += " FROM array_log";
+  if (!where.empty()) {
+    if (where.find('\0') != std::string_view::npos) throw InvalidArgument("where_clause must not contain NUL");
+    sql += " WHERE (";
+    sql += where;
+    sql += "\n)";
+  }
+  sql += " ORDER BY rowid";
+  sqlite3_set_authorizer(db.get(), read_only_authorizer, nullptr);
+  sqlite3_stmt* raw = nullptr;
+  const char* tail = nullptr;
+  int rc = sqlite3_prepare_v2(db.get(), sql.c_str(), static_cast<int>(sql.size()), &raw, &tail);
+  sqlite3_set_authorizer(db.get(), nullptr, nullptr);
+  StmtPtr st(raw);
+  if (rc != SQLITE_OK)
+    throw InvalidArgument("invalid where_clause '" + std::string(where) + "': " + sqlite3_errmsg(db.get()));
+  if (tail != nullptr && *tail != '\0') throw InvalidArgument("where_clause must be a single expression");
+  if (!sqlite3_stmt_readonly(st.get())) throw InvalidArgument("where_clause must not modify the database");
+  const int expected = sqlite3_bind_parameter_count(st.get());
+  if (static_cast<std::size_t>(expected) != params.size())
+    throw InvalidArgument("where_clause has " + std::to_string(expected) + " placeholders but " +
+                          std::to_string(params.size()) + " params were given");
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const int idx = static_cast<int>(i) + 1;
+    const KeyValue& v = params[i];
+    if (auto* n = std::get_if<std::int64_t>(&v)) rc = sqlite3_bind_int64(st.get(), idx, *n);
+    else if (auto* d = std::get_if<double>(&v)) rc = sqlite3_bind_double(st.get(), idx, *d);
+    else {
+      const auto& s = std::get<std::string>(v);
+      rc = sqlite3_bind_text(st.get(), idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+    }
+    if (rc != SQLITE_OK) db.fail(rc, "binding where_clause params");
+  }
+  return st;
+}
+
+Query Reader::query(std::string_view where, std::span<const KeyValue> params) const {
+  std::string cols;
+  for (const auto& k : impl_->meta.spec.keys) cols += detail::quote_identifier(k) + ", ";
+  cols += "data";
+  auto q = std::make_unique<Query::Impl>();
+  q->reader = impl_.get();
+  q->stmt = impl_->prepare_user_query(cols, where, params);
+  q->nkeys = impl_->meta.spec.keys.size();
+  return Query(std::move(q));
+}
+
+std::uint64_t Reader::count(std::string_view where, std::span<const KeyValue> params) const {
+  StmtPtr st = impl_->prepare_user_query("count(*)", where, params);
+  int rc = sqlite3_step(st.get());
+  if (rc != SQLITE_ROW) impl_->db.fail(rc, "counting rows");
+  return static_cast<std::uint64_t>(sqlite3_column_int64(st.get(), 0));
+}
+
+void Reader::close() noexcept {
+  impl_->db.close();
+  impl_->remove_temp();
+}
+
+bool Reader::closed() const noexcept { return !impl_->db; }
+
+}  // namespace array_logger

@@ -1,0 +1,90 @@
+"""The seed's module-level API: init / register / log / close (+ flush).
+
+One process-wide :class:`~array_logger.Logger` lives behind these functions;
+``log`` goes straight to the C++ core.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from . import _core
+from ._logger import Logger
+
+_default: Optional[Logger] = None
+
+
+def init(
+    root_path: "str | os.PathLike[str]",
+    compression_level: Optional[int] = 22,
+    **options: Any,
+) -> Logger:
+    """Starts logging into ``root_path``. Call once per run.
+
+    ``compression_level`` 1..22 compresses each file with zstd at ``close()``;
+    ``None`` keeps plain ``.db`` files. Further keyword options are those of
+    :class:`Logger`. Raises ``RuntimeError("Logger already initialized")`` when
+    called again before :func:`close`.
+
+    Example:
+        >>> array_logger.init(root_path="./logs", compression_level=22)  # doctest: +SKIP
+    """
+    global _default
+    if _default is not None and not _default.closed:
+        raise _core.StateError("Logger already initialized")
+    logger = Logger(root_path, compression_level, **options)
+    _core._set_default(logger)
+    _default = logger
+    return logger
+
+
+def _require() -> Logger:
+    if _default is None or _default.closed:
+        raise _core.StateError("array_logger is not initialized: call array_logger.init() first")
+    return _default
+
+
+def register(
+    name: str,
+    keys: Sequence[str],
+    shape: Any,
+    dtype: Any,
+    commit_threshold_rows: int = 100,
+    commit_threshold_seconds: float = 60.0,
+    **options: Any,
+) -> None:
+    """Declares an array name (see :meth:`Logger.register`).
+
+    Example:
+        >>> array_logger.register("q_values", keys=["episode", "step"], shape=(10, 5), dtype="float32")  # doctest: +SKIP
+    """
+    _require().register(name, keys, shape, dtype, commit_threshold_rows, commit_threshold_seconds, **options)
+
+
+# log(name, key_values, array), log(name, array, key_values) or keywords:
+# one C++ call, no Python frame in between.
+log: Callable[..., None] = _core._log_default
+
+
+def flush() -> None:
+    """Waits until every row logged so far is committed to disk."""
+    _require().flush()
+
+
+def close() -> None:
+    """Commits everything, closes the files and compresses them (if enabled).
+
+    Afterwards :func:`init` may be called again. Closing when not initialized
+    does nothing.
+    """
+    global _default
+    logger, _default = _default, None
+    _core._set_default(None)
+    if logger is not None:
+        logger.close()
+
+
+def get_logger() -> Optional[Logger]:
+    """The logger behind the module functions, or None before :func:`init`."""
+    return _default

@@ -1,0 +1,128 @@
+"""The object API: :class:`Logger`, one per run, usable as a context manager."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import weakref
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+from . import _core
+from ._spec import normalize_dtype, normalize_keys, normalize_shape
+
+_open_loggers: "weakref.WeakSet[Logger]" = weakref.WeakSet()
+
+
+class Logger(_core.Logger):
+    """Logs numpy arrays into ``{root_path}/{name}.db``, one SQLite file per name.
+
+    ``log`` copies the array into a bounded buffer and returns; a background
+    thread inserts and commits the rows. Rows are committed at the latest every
+    ``commit_threshold_rows`` rows or ``commit_threshold_seconds`` seconds, on
+    :meth:`flush`, on :meth:`close` and at interpreter exit.
+
+    Args:
+        root_path: directory for the database files (created if missing).
+        compression_level: zstd level 1..22 used at close to turn each ``.db``
+            into ``.db.zst``; ``None`` keeps plain ``.db`` files.
+        synchronous: SQLite ``synchronous`` while writing: ``"normal"``
+            (default; survives a killed process, may lose the last commits on
+            power loss), ``"full"`` or ``"off"`` (fastest; a killed process
+            still loses nothing committed, a power loss may corrupt).
+        buffer_bytes: memory for rows waiting for the writer thread; ``log``
+            blocks while it is full.
+        compression_workers: zstd threads at close (-1: one per core).
+        close_progress: optional ``callback(name, bytes_done, bytes_total)``
+            called during long close-time compression.
+
+    Example:
+        >>> import numpy as np, array_logger, tempfile
+        >>> with array_logger.Logger(tempfile.mkdtemp(), compression_level=None) as lg:
+        ...     lg.register("loss", keys=["episode"], shape=(1,), dtype="float32")
+        ...     lg.log("loss", {"episode": 0}, np.array([0.5], dtype=np.float32))
+    """
+
+    def __init__(
+        self,
+        root_path: "str | os.PathLike[str]",
+        compression_level: Optional[int] = 22,
+        *,
+        synchronous: str = "normal",
+        buffer_bytes: int = 32 << 20,
+        compression_workers: int = -1,
+        close_progress: Optional[Callable[[str, int, int], None]] = None,
+    ) -> None:
+        if compression_level is not None and (
+            isinstance(compression_level, bool) or not isinstance(compression_level, int)
+        ):
+            raise ValueError(f"compression_level must be an int 1..22 or None, got {compression_level!r}")
+        super().__init__(
+            os.fspath(root_path),
+            compression_level,
+            synchronous,
+            buffer_bytes,
+            compression_workers,
+            close_progress,
+        )
+        self._pid = os.getpid()
+        _open_loggers.add(self)
+
+    def register(
+        self,
+        name: str,
+        keys: Sequence[str],
+        shape: Any,
+        dtype: Any,
+        commit_threshold_rows: int = 100,
+        commit_threshold_seconds: float = 60.0,
+        *,
+        metadata: Optional[Mapping[str, Any]] = None,
+        shuffle_zstd: bool = False,
+    ) -> None:
+        """Declares an array name: its key names, shape and dtype.
+
+        Creates ``{name}.db``, or appends to an existing ``{name}.db`` /
+        ``{name}.db.zst`` written with the same spec (``MetaMismatchError``, a
+        ``ValueError``, otherwise). ``metadata`` (JSON-serialisable) is stored
+        in the file's meta table. ``shuffle_zstd`` stores each array
+        byte-shuffled and zstd-compressed (smaller files for smooth float data).
+        """
+        if not isinstance(name, str):
+            raise ValueError(f"name must be a str, got {name!r}")
+        user_metadata = json.dumps(dict(metadata), sort_keys=True) if metadata is not None else ""
+        self._register(
+            name,
+            normalize_keys(keys),
+            list(normalize_shape(shape)),
+            normalize_dtype(dtype),
+            int(commit_threshold_rows),
+            float(commit_threshold_seconds),
+            user_metadata,
+            bool(shuffle_zstd),
+        )
+
+    def __enter__(self) -> "Logger":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<array_logger.Logger {self.root_path!r} {state} names={self.names!r}>"
+
+
+@atexit.register
+def _close_open_loggers() -> None:
+    # Registered after _core's own exit hook, so it runs before it: every
+    # logger the program forgot to close commits and closes here.
+    for logger in list(_open_loggers):
+        if logger._pid != os.getpid():
+            continue  # inherited through fork(): the parent closes it
+        try:
+            logger.close()
+        except Exception as exc:  # noqa: BLE001 - report, keep closing the others
+            import sys
+
+            print(f"array_logger: error closing {logger!r} at exit: {exc}", file=sys.stderr)

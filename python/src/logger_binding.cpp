@@ -1,0 +1,188 @@
+// _core.Logger: the core Logger plus what Python callers need on the hot
+// path (name -> stream lookup, key dict and array conversion). Also the
+// process-wide default logger behind the module-level log().
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <optional>
+
+#include "array_logger/errors.hpp"
+#include "array_logger/logger.hpp"
+#include "bindings.hpp"
+#include "py_convert.hpp"
+
+namespace array_logger::py_binding {
+namespace {
+
+// Copies above this size release the GIL: other Python threads run while
+// a large array is copied into the buffer.
+constexpr std::size_t kReleaseGilBytes = 1u << 20;
+
+bool is_mapping(py::handle obj) {
+  static py::object mapping = py::module_::import("collections.abc").attr("Mapping");  // leaked on purpose
+  return py::isinstance(obj, mapping);
+}
+
+class PyLogger {
+ public:
+  PyLogger(const std::string& root, std::optional<int> compression_level, const std::string& synchronous,
+           std::size_t buffer_bytes, int compression_workers, py::object close_progress) {
+    LoggerOptions o;
+    o.root = root;
+    o.compression_level = compression_level;
+    if (synchronous == "normal") o.synchronous = Synchronous::Normal;
+    else if (synchronous == "off") o.synchronous = Synchronous::Off;
+    else if (synchronous == "full") o.synchronous = Synchronous::Full;
+    else throw InvalidArgument("synchronous must be 'normal', 'off' or 'full', got '" + synchronous + "'");
+    o.buffer_bytes = buffer_bytes;
+    o.compression_workers = compression_workers;
+    if (!close_progress.is_none()) {
+      // Called from close() on the caller's thread, with the GIL released.
+      auto fn = std::make_shared<py::object>(std::move(close_progress));
+      o.close_progress = [fn](std::string_view name, std::uint64_t done, std::uint64_t total) {
+        py::gil_scoped_acquire gil;
+        (*fn)(py::str(name.data(), name.size()), done, total);
+      };
+    }
+    logger_ = std::make_unique<Logger>(std::move(o));
+  }
+
+  void register_array(const std::string& name, const std::vector<std::string>& keys,
+                      const std::vector<std::int64_t>& shape, const std::string& dtype,
+                      std::uint64_t commit_threshold_rows, double commit_threshold_seconds,
+                      const std::string& user_metadata, bool shuffle_zstd) {
+    if (streams_.contains(py::str(name))) throw InvalidArgument("Array '" + name + "' already registered");
+    ArraySpec spec;
+    spec.keys = keys;
+    spec.shape = shape;
+    spec.dtype = &dtype_from_string(dtype);
+    RegisterOptions ro;
+    ro.commit_threshold_rows = commit_threshold_rows;
+    ro.commit_threshold_seconds = commit_threshold_seconds;
+    ro.user_metadata = user_metadata;
+    ro.shuffle_zstd = shuffle_zstd;
+    Logger::StreamId id;
+    {
+      py::gil_scoped_release nogil;  // may decompress a .db.zst
+      id = logger_->register_array(name, spec, ro);
+    }
+    auto b = std::make_unique<StreamBinding>();
+    b->id = id;
+    b->name = name;
+    for (const auto& k : keys) {
+      PyObject* s = PyUnicode_FromStringAndSize(k.data(), static_cast<Py_ssize_t>(k.size()));
+      if (s == nullptr) throw py::error_already_set();
+      PyUnicode_InternInPlace(&s);
+      b->key_names.push_back(py::reinterpret_steal<py::object>(s));
+    }
+    b->shape = shape;
+    b->dtype = py::dtype(dtype);
+    b->payload_bytes = spec.payload_bytes();
+    streams_[py::str(name)] = py::int_(bindings_.size());
+    bindings_.push_back(std::move(b));
+  }
+
+  // log(name, key_values, array) and log(name, array, key_values): the
+  // mapping is the keys, the other argument the array.
+  void log(py::handle name, py::handle a, py::handle b) {
+    PyObject* idx = PyDict_GetItemWithError(streams_.ptr(), name.ptr());
+    if (idx == nullptr) {
+      if (PyErr_Occurred()) throw py::error_already_set();
+      throw InvalidArgument("Array '" + py::str(name).cast<std::string>() + "' is not registered");
+    }
+    const StreamBinding& s = *bindings_[PyLong_AsSize_t(idx)];
+    py::handle kv = a, arr = b;
+    py::object converted;  // a non-dict mapping, copied into a dict
+    if (!PyDict_Check(a.ptr())) {
+      if (PyDict_Check(b.ptr())) {
+        std::swap(kv, arr);
+      } else if (is_mapping(a) || is_mapping(b)) {
+        if (!is_mapping(a)) std::swap(kv, arr);
+        converted = py::dict(py::reinterpret_borrow<py::object>(kv));
+        kv = converted;
+      }
+    }
+    if (kv.is_none() || arr.is_none())
+      throw InvalidArgument("log('" + s.name + "') needs both key_values and array");
+    extract_keys(s, kv, keys_);
+    py::array data = as_loggable_array(s, arr);
+    const void* ptr = py::detail::array_proxy(data.ptr())->data;
+    if (s.payload_bytes < kReleaseGilBytes && logger_->try_log(s.id, keys_, ptr, s.payload_bytes)) return;
+    // Buffer full or a big copy: wait / copy without the GIL. Text keys and
+    // the array stay alive through `kv` and `data`.
+    std::vector<KeyRef> keys = keys_;
+    py::gil_scoped_release nogil;
+    logger_->log(s.id, keys, ptr, s.payload_bytes);
+  }
+
+  void flush() {
+    py::gil_scoped_release nogil;
+    logger_->flush();
+  }
+  void close() {
+    py::gil_scoped_release nogil;
+    logger_->close();
+  }
+  bool closed() const { return logger_->closed(); }
+  py::list names() const { return streams_.attr("keys")(); }
+  std::string root() const { return logger_->options().root.string(); }
+
+ private:
+  std::unique_ptr<Logger> logger_;
+  py::dict streams_;  // name (str) -> index into bindings_
+  std::vector<std::unique_ptr<StreamBinding>> bindings_;
+  std::vector<KeyRef> keys_;  // scratch, reused by every log() call
+};
+
+// The logger behind module-level init()/log()/close(): kept here so that
+// array_logger.log is a single C++ call.
+py::object g_default_owner;
+PyLogger* g_default = nullptr;
+
+void log_default(py::handle name, py::handle a, py::handle b) {
+  if (g_default == nullptr) throw StateError("array_logger is not initialized: call array_logger.init() first");
+  g_default->log(name, a, b);
+}
+
+}  // namespace
+
+void bind_logger(py::module_& m) {
+  py::class_<PyLogger>(m, "Logger", py::dynamic_attr())
+      .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object>(),
+           py::arg("root_path"), py::arg("compression_level") = 22, py::arg("synchronous") = "normal",
+           py::arg("buffer_bytes") = std::size_t{32} << 20, py::arg("compression_workers") = -1,
+           py::arg("close_progress") = py::none())
+      .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
+           py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
+           py::arg("user_metadata"), py::arg("shuffle_zstd"))
+      .def("log", &PyLogger::log, py::arg("name"), py::arg("key_values") = py::none(),
+           py::arg("array") = py::none())
+      .def("flush", &PyLogger::flush)
+      .def("close", &PyLogger::close)
+      .def_property_readonly("closed", &PyLogger::closed)
+      .def_property_readonly("names", &PyLogger::names)
+      .def_property_readonly("root_path", &PyLogger::root);
+
+  m.def(
+      "_set_default",
+      [](py::object logger) {
+        if (logger.is_none()) {
+          g_default = nullptr;
+          g_default_owner = py::none();
+        } else {
+          g_default = &logger.cast<PyLogger&>();
+          g_default_owner = logger;
+        }
+      },
+      py::arg("logger"));
+  m.def("_log_default", &log_default, py::arg("name"), py::arg("key_values") = py::none(),
+        py::arg("array") = py::none());
+  // Drop the reference before the interpreter tears modules down.
+  auto atexit = py::module_::import("atexit");
+  atexit.attr("register")(py::cpp_function([] {
+    g_default = nullptr;
+    g_default_owner = py::object();
+  }));
+}
+
+}  // namespace array_logger::py_binding

@@ -1,0 +1,47 @@
+// Turning Python inputs into what the core takes: key dicts into KeyRefs,
+// array-likes into contiguous bytes of the registered dtype. Parse and copy
+// Python inputs here, with the GIL; the core never sees a PyObject.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+#include <vector>
+
+#include "array_logger/array_spec.hpp"
+#include "array_logger/key_value.hpp"
+
+namespace array_logger::py_binding {
+
+namespace py = pybind11;
+
+// What the binding remembers about one registered name.
+struct StreamBinding {
+  std::uint32_t id = 0;
+  std::string name;
+  std::vector<py::object> key_names;  // interned str, for fast dict lookups
+  std::vector<std::int64_t> shape;
+  py::dtype dtype;                    // registered numpy dtype (native order)
+  std::size_t payload_bytes = 0;
+};
+
+// Fills `out` (resized to the key count) from a mapping. Throws
+// InvalidArgument naming missing or extra keys and unusable values. Text
+// values point into the Python strings, which `kv` keeps alive.
+void extract_keys(const StreamBinding& s, py::handle kv, std::vector<KeyRef>& out);
+
+// Converts a single Python key/param value (int, float, str, bool, numpy scalar).
+KeyValue to_key_value(py::handle value, const char* what);
+
+// Returns a C-contiguous ndarray of exactly the registered dtype and shape
+// made from `obj` (the same object when it already is one). Python scalars
+// and lists are converted to the registered dtype; objects with a dtype of
+// their own (ndarray, __array__, buffer, DLPack) must already have it.
+// Throws InvalidArgument("Shape mismatch ..."/"Dtype mismatch ...").
+py::array as_loggable_array(const StreamBinding& s, py::handle obj);
+
+// numpy dtype name ("float32") of anything np.dtype() accepts.
+std::string dtype_name(py::handle dtype);
+
+}  // namespace array_logger::py_binding

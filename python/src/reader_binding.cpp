@@ -1,0 +1,233 @@
+// _core.Reader and _core.Cursor: rows come back in blocks, one (n, *shape)
+// ndarray per block plus one dict of keys per row, so Python does no work
+// per row beyond handing them out.
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <optional>
+
+#include "array_logger/errors.hpp"
+#include "array_logger/reader.hpp"
+#include "bindings.hpp"
+#include "py_convert.hpp"
+
+namespace array_logger::py_binding {
+namespace {
+
+py::object key_to_py(const KeyRef& k) {
+  switch (k.kind) {
+    case KeyRef::Kind::Integer: return py::int_(k.integer);
+    case KeyRef::Kind::Real: return py::float_(k.real);
+    default: return py::str(k.text.data(), k.text.size());
+  }
+}
+
+std::vector<KeyValue> to_params(const py::object& params) {
+  std::vector<KeyValue> out;
+  if (params.is_none()) return out;
+  if (PyUnicode_Check(params.ptr()) || PyDict_Check(params.ptr()))
+    throw InvalidArgument("params must be a sequence (tuple or list) of values");
+  for (auto item : params) out.push_back(to_key_value(item, "where_clause param"));
+  return out;
+}
+
+class PyReader;
+
+class PyCursor {
+ public:
+  PyCursor(std::shared_ptr<Reader> reader, Query q, py::dtype dtype, std::vector<std::int64_t> shape,
+           std::vector<py::object> key_names)
+      : reader_(std::move(reader)), query_(std::move(q)), dtype_(std::move(dtype)), shape_(std::move(shape)),
+        key_names_(std::move(key_names)) {}
+
+  // Up to `max_rows` rows as (list of key dicts, ndarray (n, *shape)), or
+  // None when the query is exhausted.
+  py::object fetch(std::size_t max_rows) {
+    if (done_) return py::none();
+    if (reader_->closed()) throw StateError("Reader is closed");
+    std::vector<py::ssize_t> dims{static_cast<py::ssize_t>(max_rows)};
+    dims.insert(dims.end(), shape_.begin(), shape_.end());
+    py::array block(dtype_, dims);
+    auto* base = static_cast<std::byte*>(block.mutable_data());
+    const std::size_t row_bytes = static_cast<std::size_t>(block.itemsize()) *
+                                  static_cast<std::size_t>(max_rows ? block.size() / max_rows : 0);
+    py::list keys;
+    std::size_t n = 0;
+    while (n < max_rows && query_.next()) {
+      auto bytes = query_.array_bytes();
+      std::memcpy(base + n * row_bytes, bytes.data(), bytes.size());
+      py::dict d;
+      for (std::size_t i = 0; i < key_names_.size(); ++i) d[key_names_[i]] = key_to_py(query_.key(i));
+      keys.append(std::move(d));
+      ++n;
+    }
+    if (n < max_rows) done_ = true;
+    if (n == 0) return py::none();
+    if (n < max_rows) block = block[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
+    return py::make_tuple(keys, block);
+  }
+
+ private:
+  std::shared_ptr<Reader> reader_;
+  Query query_;
+  py::dtype dtype_;
+  std::vector<std::int64_t> shape_;
+  std::vector<py::object> key_names_;
+  bool done_ = false;
+};
+
+// One key column of a bulk read: int64 while every value is an integer,
+// then float64 while every value is a number, else Python objects.
+class KeyColumn {
+ public:
+  explicit KeyColumn(std::size_t n) : ints_(n) {}
+  void set(std::size_t row, const KeyRef& k) {
+    if (kind_ == Ints && k.kind == KeyRef::Kind::Integer) {
+      ints_[row] = k.integer;
+      return;
+    }
+    if (kind_ == Ints) {
+      if (k.kind == KeyRef::Kind::Real) {
+        reals_.resize(ints_.size());
+        for (std::size_t i = 0; i < row; ++i) reals_[i] = static_cast<double>(ints_[i]);
+        kind_ = Reals;
+      } else {
+        to_objects(row);
+      }
+    } else if (kind_ == Reals && k.kind == KeyRef::Kind::Text) {
+      to_objects(row);
+    }
+    if (kind_ == Reals) {
+      reals_[row] = k.kind == KeyRef::Kind::Integer ? static_cast<double>(k.integer) : k.real;
+    } else {
+      objects_[row] = k.kind == KeyRef::Kind::Integer ? KeyValue(k.integer)
+                      : k.kind == KeyRef::Kind::Real  ? KeyValue(k.real)
+                                                      : KeyValue(std::string(k.text));
+    }
+  }
+  py::array to_numpy(std::size_t n) const {
+    if (kind_ == Ints) return py::array_t<std::int64_t>(static_cast<py::ssize_t>(n), ints_.data());
+    if (kind_ == Reals) return py::array_t<double>(static_cast<py::ssize_t>(n), reals_.data());
+    py::array out = py::module_::import("numpy").attr("empty")(n, "object");
+    for (std::size_t i = 0; i < n; ++i) {
+      const KeyValue& v = objects_[i];
+      py::object o = std::holds_alternative<std::int64_t>(v) ? py::object(py::int_(std::get<std::int64_t>(v)))
+                     : std::holds_alternative<double>(v)     ? py::object(py::float_(std::get<double>(v)))
+                                                             : py::object(py::str(std::get<std::string>(v)));
+      out[py::int_(i)] = o;
+    }
+    return out;
+  }
+
+ private:
+  void to_objects(std::size_t row) {
+    objects_.resize(ints_.size());
+    for (std::size_t i = 0; i < row; ++i)
+      objects_[i] = kind_ == Ints ? KeyValue(ints_[i]) : KeyValue(reals_[i]);
+    kind_ = Objects;
+  }
+  enum Kind { Ints, Reals, Objects } kind_ = Ints;
+  std::vector<std::int64_t> ints_;
+  std::vector<double> reals_;
+  std::vector<KeyValue> objects_;
+};
+
+class PyReader {
+ public:
+  explicit PyReader(const std::string& path) {
+    {
+      py::gil_scoped_release nogil;  // may decompress a .db.zst
+      reader_ = std::make_shared<Reader>(path);
+    }
+    const ArraySpec& spec = reader_->spec();
+    dtype_ = py::dtype(std::string(spec.dtype->name));
+    for (const auto& k : spec.keys) key_names_.push_back(py::str(k));
+  }
+
+  PyCursor query(const std::string& where, const py::object& params) {
+    std::vector<KeyValue> p = to_params(params);
+    Query q = reader_->query(where, p);
+    return PyCursor(reader_, std::move(q), dtype_, reader_->spec().shape, key_names_);
+  }
+
+  std::uint64_t count(const std::string& where, const py::object& params) {
+    std::vector<KeyValue> p = to_params(params);
+    py::gil_scoped_release nogil;
+    return reader_->count(where, p);
+  }
+
+  // Every selected row in one pass: (dict key -> 1-D array, ndarray (N, *shape)).
+  py::tuple read_all(const std::string& where, const py::object& params) {
+    std::vector<KeyValue> p = to_params(params);
+    const ArraySpec& spec = reader_->spec();
+    std::uint64_t n;
+    {
+      py::gil_scoped_release nogil;
+      n = reader_->count(where, p);
+    }
+    std::vector<py::ssize_t> dims{static_cast<py::ssize_t>(n)};
+    dims.insert(dims.end(), spec.shape.begin(), spec.shape.end());
+    py::array out(dtype_, dims);
+    auto* base = static_cast<std::byte*>(out.mutable_data());
+    const std::size_t row_bytes = spec.payload_bytes();
+    std::vector<KeyColumn> cols(spec.keys.size(), KeyColumn(n));
+    std::uint64_t got = 0;
+    {
+      py::gil_scoped_release nogil;
+      Query q = reader_->query(where, p);
+      while (got < n && q.next()) {
+        auto bytes = q.array_bytes();
+        std::memcpy(base + got * row_bytes, bytes.data(), bytes.size());
+        for (std::size_t i = 0; i < cols.size(); ++i) cols[i].set(got, q.key(i));
+        ++got;
+      }
+    }
+    if (got != n) throw CorruptFile("rows changed while being read");
+    py::dict keys;
+    for (std::size_t i = 0; i < cols.size(); ++i) keys[key_names_[i]] = cols[i].to_numpy(n);
+    return py::make_tuple(keys, out);
+  }
+
+  void close() { reader_->close(); }
+  bool closed() const { return reader_->closed(); }
+  py::dict meta() const {
+    py::dict d;
+    for (const auto& [k, v] : reader_->meta()) d[py::str(k)] = py::str(v);
+    return d;
+  }
+  py::tuple shape() const {
+    py::tuple t(reader_->spec().shape.size());
+    for (std::size_t i = 0; i < reader_->spec().shape.size(); ++i) t[i] = py::int_(reader_->spec().shape[i]);
+    return t;
+  }
+  py::dtype dtype() const { return dtype_; }
+  std::vector<std::string> keys() const { return reader_->spec().keys; }
+  int format_version() const { return reader_->format_version(); }
+  std::string path() const { return reader_->path().string(); }
+
+ private:
+  std::shared_ptr<Reader> reader_;
+  py::dtype dtype_;
+  std::vector<py::object> key_names_;
+};
+
+}  // namespace
+
+void bind_reader(py::module_& m) {
+  py::class_<PyCursor>(m, "Cursor").def("fetch", &PyCursor::fetch, py::arg("max_rows"));
+  py::class_<PyReader>(m, "Reader")
+      .def(py::init<const std::string&>(), py::arg("path"))
+      .def("query", &PyReader::query, py::arg("where_clause") = "", py::arg("params") = py::none())
+      .def("count", &PyReader::count, py::arg("where_clause") = "", py::arg("params") = py::none())
+      .def("read_all", &PyReader::read_all, py::arg("where_clause") = "", py::arg("params") = py::none())
+      .def("close", &PyReader::close)
+      .def_property_readonly("closed", &PyReader::closed)
+      .def_property_readonly("meta", &PyReader::meta)
+      .def_property_readonly("shape", &PyReader::shape)
+      .def_property_readonly("dtype", &PyReader::dtype)
+      .def_property_readonly("keys", &PyReader::keys)
+      .def_property_readonly("format_version", &PyReader::format_version)
+      .def_property_readonly("path", &PyReader::path);
+}
+
+}  // namespace array_logger::py_binding
