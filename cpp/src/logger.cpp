@@ -80,23 +80,38 @@ void Logger::Impl::fail(std::exception_ptr e) {
 }
 
 void Logger::Impl::process(std::uint64_t from, std::uint64_t to, std::vector<ArrayStore*>& local) {
+  // Consecutive rows of one name go to the database together, so that it
+  // can insert them with multi-row statements.
+  std::vector<ArrayStore::Row> run;
+  run.reserve(64);
+  std::uint32_t run_stream = 0;
+  auto flush_run = [&] {
+    if (run.empty()) return;
+    ArrayStore* store = local[run_stream];
+    try {
+      store->insert(run);
+    } catch (...) {
+      store->abandon_transaction();
+      local[run_stream] = nullptr;
+      fail(std::current_exception());
+    }
+    run.clear();
+  };
   std::uint64_t pos = from;
   while (pos < to) {
     const std::byte* rec = ring.record_at(pos);
     RecordHeader h;
     std::memcpy(&h, rec, sizeof h);
-    ArrayStore* store = local[h.stream];
-    if (store == nullptr) continue;  // its database failed earlier
+    if (h.stream != run_stream || run.size() == 64) {
+      flush_run();
+      run_stream = h.stream;
+    }
+    if (local[h.stream] == nullptr) continue;  // its database failed earlier
     const std::byte* keys = rec + sizeof h;
     const std::byte* blob = keys + round8(h.keys_bytes);
-    try {
-      store->insert(keys, std::span<const std::byte>(blob, h.blob_bytes));
-    } catch (...) {
-      store->abandon_transaction();
-      local[h.stream] = nullptr;
-      fail(std::current_exception());
-    }
+    run.push_back({keys, std::span<const std::byte>(blob, h.blob_bytes)});
   }
+  flush_run();
 }
 
 void Logger::Impl::writer_loop() {
@@ -293,6 +308,11 @@ Logger::StreamId Logger::register_array(std::string_view name, const ArraySpec& 
   im.by_name.emplace(info->name, id);
   im.infos.push_back(std::move(info));
   im.stores.push_back(std::move(store));
+  // Let the writer adopt the new database now, so its time-based commits
+  // are scheduled even before any row-count wake-up.
+  im.wake = true;
+  lock.unlock();
+  im.writer_cv.notify_one();
   return id;
 }
 

@@ -3,6 +3,7 @@
 // process-wide default logger behind the module-level log().
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -115,6 +116,8 @@ class PyLogger {
     logger_->log(s.id, keys, ptr, s.payload_bytes);
   }
 
+  ~PyLogger();
+
   void flush() {
     py::gil_scoped_release nogil;
     logger_->flush();
@@ -139,15 +142,86 @@ class PyLogger {
 py::object g_default_owner;
 PyLogger* g_default = nullptr;
 
-void log_default(py::handle name, py::handle a, py::handle b) {
-  if (g_default == nullptr) throw StateError("array_logger is not initialized: call array_logger.init() first");
-  g_default->log(name, a, b);
+// log() runs a million times per run, so it bypasses pybind11's generic
+// dispatcher: a METH_FASTCALL function parses its three arguments itself
+// and remembers which C++ object the last `self` was.
+PyObject* g_last_self = nullptr;
+PyLogger* g_last_logger = nullptr;
+
+PyLogger::~PyLogger() {
+  if (g_last_logger == this) {
+    g_last_self = nullptr;
+    g_last_logger = nullptr;
+  }
 }
+
+// Parses (name, key_values=None, array=None) from vectorcall arguments.
+void parse_log_args(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, PyObject* out[3]) {
+  static const char* const names[3] = {"name", "key_values", "array"};
+  out[0] = nullptr;
+  out[1] = Py_None;
+  out[2] = Py_None;
+  if (nargs > 3) throw py::type_error("log() takes at most 3 arguments (" + std::to_string(nargs) + " given)");
+  for (Py_ssize_t i = 0; i < nargs; ++i) out[i] = args[i];
+  const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+  for (Py_ssize_t k = 0; k < nkw; ++k) {
+    const char* kw = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k));
+    if (kw == nullptr) throw py::error_already_set();
+    int slot = -1;
+    for (int j = 0; j < 3; ++j)
+      if (std::strcmp(kw, names[j]) == 0) slot = j;
+    if (slot < 0) throw py::type_error(std::string("log() got an unexpected keyword argument '") + kw + "'");
+    if (slot < nargs) throw py::type_error(std::string("log() got multiple values for argument '") + kw + "'");
+    out[slot] = args[nargs + k];
+  }
+  if (out[0] == nullptr) throw py::type_error("log() missing required argument 'name'");
+}
+
+PyObject* fast_log_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  try {
+    PyObject* a[3];
+    parse_log_args(args, nargs, kwnames, a);
+    if (self != g_last_self) {
+      g_last_logger = py::cast<PyLogger*>(py::handle(self));
+      g_last_self = self;
+    }
+    g_last_logger->log(a[0], a[1], a[2]);
+    Py_RETURN_NONE;
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+    return nullptr;
+  }
+}
+
+PyObject* fast_log_default(PyObject*, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  try {
+    PyObject* a[3];
+    parse_log_args(args, nargs, kwnames, a);
+    if (g_default == nullptr) throw StateError("array_logger is not initialized: call array_logger.init() first");
+    g_default->log(a[0], a[1], a[2]);
+    Py_RETURN_NONE;
+  } catch (...) {
+    py::detail::try_translate_exceptions();
+    return nullptr;
+  }
+}
+
+constexpr const char* kLogDoc =
+    "log(name, key_values, array) -- also log(name, array, key_values) or keywords.\n\n"
+    "Queues one row: validates keys, shape and dtype, copies the array and returns;\n"
+    "the writer thread commits it later (see flush()).";
+
+PyMethodDef g_log_method_def = {"log", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_log_method)),
+                                METH_FASTCALL | METH_KEYWORDS, kLogDoc};
+PyMethodDef g_log_default_def = {"_log_default",
+                                 reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(&fast_log_default)),
+                                 METH_FASTCALL | METH_KEYWORDS, kLogDoc};
 
 }  // namespace
 
 void bind_logger(py::module_& m) {
-  py::class_<PyLogger>(m, "Logger", py::dynamic_attr())
+  auto cls = py::class_<PyLogger>(m, "Logger", py::dynamic_attr());
+  cls
       .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object>(),
            py::arg("root_path"), py::arg("compression_level") = 22, py::arg("synchronous") = "normal",
            py::arg("buffer_bytes") = std::size_t{32} << 20, py::arg("compression_workers") = -1,
@@ -155,8 +229,6 @@ void bind_logger(py::module_& m) {
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
            py::arg("user_metadata"), py::arg("shuffle_zstd"))
-      .def("log", &PyLogger::log, py::arg("name"), py::arg("key_values") = py::none(),
-           py::arg("array") = py::none())
       .def("flush", &PyLogger::flush)
       .def("close", &PyLogger::close)
       .def_property_readonly("closed", &PyLogger::closed)
@@ -175,8 +247,14 @@ void bind_logger(py::module_& m) {
         }
       },
       py::arg("logger"));
-  m.def("_log_default", &log_default, py::arg("name"), py::arg("key_values") = py::none(),
-        py::arg("array") = py::none());
+  {
+    PyObject* descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject*>(cls.ptr()), &g_log_method_def);
+    if (descr == nullptr || PyObject_SetAttrString(cls.ptr(), "log", descr) != 0) throw py::error_already_set();
+    Py_DECREF(descr);
+    py::object fn = py::reinterpret_steal<py::object>(PyCFunction_NewEx(&g_log_default_def, nullptr, m.ptr()));
+    if (!fn) throw py::error_already_set();
+    m.add_object("_log_default", fn);
+  }
   // Drop the reference before the interpreter tears modules down.
   auto atexit = py::module_::import("atexit");
   atexit.attr("register")(py::cpp_function([] {

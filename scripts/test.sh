@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Every test: C++ unit tests (ctest, plus an ASan/UBSan build), then the
+# Python suite (pytest) against the installed package.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$repo/scripts/setup.sh"
+cd "$repo"
+bash scripts/cpp_tests.sh
+# Run from a directory where ./python is not importable: test the installed package.
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
