@@ -15,6 +15,7 @@
 
 #include "array_logger/logger.hpp"
 #include "array_logger/meta.hpp"
+#include "file_ops.hpp"
 #include "sqlite_db.hpp"
 
 namespace array_logger::detail {
@@ -76,6 +77,7 @@ class ArrayStore {
   void step_insert(sqlite3_stmt* st);
 
   std::string name_;
+  Fd lock_;  // exclusive flock on {root}/.{name}.lock for the store's lifetime
   ArraySpec spec_;
   RegisterOptions options_;
   std::filesystem::path db_path_, zst_path_;

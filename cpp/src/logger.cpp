@@ -379,6 +379,9 @@ void Logger::close() {
       compress_error = std::current_exception();
     }
   }
+  // Release the databases and their locks now, not when the Logger object
+  // dies: the same names may be registered again right away.
+  im.stores.clear();
   if (im.writer_error) std::rethrow_exception(im.writer_error);
   if (compress_error) std::rethrow_exception(compress_error);
 }

@@ -9,6 +9,7 @@ import weakref
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from . import _core
+from ._signals import install_sigterm_handler
 from ._spec import normalize_dtype, normalize_keys, normalize_shape
 
 _open_loggers: "weakref.WeakSet[Logger]" = weakref.WeakSet()
@@ -35,6 +36,9 @@ class Logger(_core.Logger):
         compression_workers: zstd threads at close (-1: one per core).
         close_progress: optional ``callback(name, bytes_done, bytes_total)``
             called during long close-time compression.
+        handle_signals: on SIGTERM, close open loggers (commit + compress)
+            before the signal takes its course (see ``_signals.py``; chains to
+            the program's own handler).
 
     Example:
         >>> import numpy as np, array_logger, tempfile
@@ -52,6 +56,7 @@ class Logger(_core.Logger):
         buffer_bytes: int = 32 << 20,
         compression_workers: int = -1,
         close_progress: Optional[Callable[[str, int, int], None]] = None,
+        handle_signals: bool = True,
     ) -> None:
         if compression_level is not None and (
             isinstance(compression_level, bool) or not isinstance(compression_level, int)
@@ -67,6 +72,8 @@ class Logger(_core.Logger):
         )
         self._pid = os.getpid()
         _open_loggers.add(self)
+        if handle_signals:
+            install_sigterm_handler()
 
     def register(
         self,
@@ -113,10 +120,8 @@ class Logger(_core.Logger):
         return f"<array_logger.Logger {self.root_path!r} {state} names={self.names!r}>"
 
 
-@atexit.register
-def _close_open_loggers() -> None:
-    # Registered after _core's own exit hook, so it runs before it: every
-    # logger the program forgot to close commits and closes here.
+def close_all_open_loggers() -> None:
+    """Closes every open Logger of this process (exit handler, SIGTERM)."""
     for logger in list(_open_loggers):
         if logger._pid != os.getpid():
             continue  # inherited through fork(): the parent closes it
@@ -126,3 +131,8 @@ def _close_open_loggers() -> None:
             import sys
 
             print(f"array_logger: error closing {logger!r} at exit: {exc}", file=sys.stderr)
+
+
+# Registered after _core's own exit hook, so it runs before it: every logger
+# the program forgot to close commits and closes here.
+atexit.register(close_all_open_loggers)
