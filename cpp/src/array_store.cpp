@@ -176,7 +176,10 @@ void ArrayStore::check_existing_schema() {
 }
 
 void ArrayStore::prepare_statements() {
-  std::string sql = "INSERT INTO array_log (";
+  // OR FAIL: a multi-row INSERT then needs no statement journal (nothing to
+  // undo halfway: our rows cannot violate a constraint), saving a copy of
+  // every page it touches.
+  std::string sql = "INSERT OR FAIL INTO array_log (";
   for (const auto& k : spec_.keys) sql += quote_identifier(k) + ", ";
   sql += "data) VALUES (";
   for (std::size_t i = 0; i < spec_.keys.size(); ++i) sql += "?, ";

@@ -199,6 +199,8 @@ bool Logger::Impl::push(StreamId id, std::span<const KeyRef> keys, const void* d
   std::memcpy(blob + info.prefix.size(), data, nbytes);
   bytes_since_wake += record;
   if (++records_since_wake >= wake_records || bytes_since_wake >= ring.capacity() / 8) {
+    records_since_wake = 0;
+    bytes_since_wake = 0;
     wake = true;
     lock.unlock();
     writer_cv.notify_one();

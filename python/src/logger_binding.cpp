@@ -86,12 +86,17 @@ class PyLogger {
   // log(name, key_values, array) and log(name, array, key_values): the
   // mapping is the keys, the other argument the array.
   void log(py::handle name, py::handle a, py::handle b) {
-    PyObject* idx = PyDict_GetItemWithError(streams_.ptr(), name.ptr());
-    if (idx == nullptr) {
-      if (PyErr_Occurred()) throw py::error_already_set();
-      throw InvalidArgument("Array '" + py::str(name).cast<std::string>() + "' is not registered");
+    // Loops log the same name object over and over: remember the last one.
+    if (name.ptr() != last_name_.ptr()) {
+      PyObject* idx = PyDict_GetItemWithError(streams_.ptr(), name.ptr());
+      if (idx == nullptr) {
+        if (PyErr_Occurred()) throw py::error_already_set();
+        throw InvalidArgument("Array '" + py::str(name).cast<std::string>() + "' is not registered");
+      }
+      last_index_ = PyLong_AsSize_t(idx);
+      last_name_ = py::reinterpret_borrow<py::object>(name);
     }
-    const StreamBinding& s = *bindings_[PyLong_AsSize_t(idx)];
+    const StreamBinding& s = *bindings_[last_index_];
     py::handle kv = a, arr = b;
     py::object converted;  // a non-dict mapping, copied into a dict
     if (!PyDict_Check(a.ptr())) {
@@ -135,6 +140,8 @@ class PyLogger {
   py::dict streams_;  // name (str) -> index into bindings_
   std::vector<std::unique_ptr<StreamBinding>> bindings_;
   std::vector<KeyRef> keys_;  // scratch, reused by every log() call
+  py::object last_name_;      // the name of the previous log() call (kept alive)
+  std::size_t last_index_ = 0;
 };
 
 // The logger behind module-level init()/log()/close(): kept here so that

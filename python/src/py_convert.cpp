@@ -97,6 +97,18 @@ void extract_keys(const StreamBinding& s, py::handle kv, std::vector<KeyRef>& ou
     throw InvalidArgument("key_values for '" + s.name + "' must be a dict (convert it with dict(...))");
   }
   if (static_cast<std::size_t>(PyDict_GET_SIZE(d)) != n) bad_keys(s, kv);
+  // Fast path: a dict literal written in the registered order has our very
+  // (interned) key objects in that order; walking it beats n hash lookups.
+  {
+    Py_ssize_t pos = 0;
+    PyObject* k;
+    PyObject* v;
+    std::size_t i = 0;
+    while (PyDict_Next(d, &pos, &k, &v) && k == s.key_names[i].ptr()) {
+      convert_key(v, out[i], s, i);
+      if (++i == n) return;
+    }
+  }
   for (std::size_t i = 0; i < n; ++i) {
     PyObject* v = PyDict_GetItemWithError(d, s.key_names[i].ptr());
     if (v == nullptr) {
