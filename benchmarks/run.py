@@ -259,6 +259,7 @@ class H5pyPeer:
     """Resizable chunked datasets; per call: resize + assign (data and each key)."""
     name = "h5py"
     can_compress = False
+    max_count = 20_000  # ~1 ms per call here: 20 s per workload
 
     def __init__(self):
         import h5py
@@ -424,6 +425,11 @@ def run_case(peer_name, workload, quick, keep=False):
     peer = PEERS[peer_name]()
     if level is not None and not peer.can_compress:
         raise SystemExit(f"{peer_name} cannot compress")
+    # Peers that take ~1 ms per call run a capped number of rows: their
+    # per-call figures are what we compare, and a full S run would take 15 min.
+    capped = getattr(peer, "max_count", None)
+    if capped is not None and count > capped:
+        count = capped
     episodes, spe, _data = make_inputs(count, shape, content)
     n_ep = count // spe
     expected = expected_checksum(episodes, spe, count)

@@ -18,7 +18,7 @@ import json
 from typing import Any, Dict
 
 from . import _core
-from ._api import close, flush, get_logger, init, log, register
+from ._api import close, flush, get_logger, init, log, log_many, register
 from ._core import (
     ArrayLoggerError,
     CorruptFileError,
@@ -56,6 +56,7 @@ __all__ = [
     "get_logger",
     "init",
     "log",
+    "log_many",
     "open_reader",
     "register",
 ]

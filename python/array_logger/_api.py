@@ -67,6 +67,16 @@ def register(
 log: Callable[..., None] = _core._log_default
 
 
+def log_many(name: str, key_values: Mapping[str, Sequence[Any]], arrays: Any) -> None:
+    """Logs N rows in one call: ``arrays`` of shape ``(N, *shape)`` and
+    ``key_values`` mapping each key to N values. Same checks as :func:`log`.
+
+    Example:
+        >>> array_logger.log_many("loss", {"episode": [0, 1, 2]}, np.zeros((3, 1), np.float32))  # doctest: +SKIP
+    """
+    _require().log_many(name, key_values, arrays)
+
+
 def flush() -> None:
     """Waits until every row logged so far is committed to disk."""
     _require().flush()

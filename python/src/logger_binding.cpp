@@ -123,6 +123,60 @@ class PyLogger {
 
   ~PyLogger();
 
+  // Many rows at once: arrays (N, *shape), key_values {key: sequence of N}.
+  // Converts everything first, then queues all rows without the GIL.
+  void log_many(py::handle name, py::handle key_values, py::handle arrays) {
+    if (!PyUnicode_Check(name.ptr()))
+      throw InvalidArgument("log_many(name, key_values, arrays): name must be a str");
+    PyObject* idx = PyDict_GetItemWithError(streams_.ptr(), name.ptr());
+    if (idx == nullptr) {
+      if (PyErr_Occurred()) throw py::error_already_set();
+      throw InvalidArgument("Array '" + py::str(name).cast<std::string>() + "' is not registered");
+    }
+    const StreamBinding& s = *bindings_[PyLong_AsSize_t(idx)];
+    if (!is_mapping(key_values)) std::swap(key_values, arrays);
+    if (!is_mapping(key_values))
+      throw InvalidArgument("log_many('" + s.name + "') needs key_values as a dict of sequences");
+    // The stacked arrays: checked as one array of shape (N, *shape).
+    StreamBinding stacked = s;
+    py::object np = py::module_::import("numpy");
+    py::object arr_obj = np.attr("asarray")(arrays);
+    if (py::detail::array_proxy(arr_obj.ptr())->nd < 1)
+      throw InvalidArgument("Shape mismatch for '" + s.name + "': log_many needs arrays of shape (N, ...)");
+    const auto n = static_cast<std::size_t>(py::detail::array_proxy(arr_obj.ptr())->dimensions[0]);
+    stacked.shape.insert(stacked.shape.begin(), static_cast<std::int64_t>(n));
+    py::array data = as_loggable_array(stacked, arr_obj);
+    const auto* base = reinterpret_cast<const std::byte*>(py::detail::array_proxy(data.ptr())->data);
+
+    py::dict kv = py::dict(py::reinterpret_borrow<py::object>(key_values));
+    if (kv.size() != s.key_names.size()) {
+      std::vector<KeyRef> unused;
+      extract_keys(s, kv, unused);  // raises the precise missing/extra message
+    }
+    std::vector<std::vector<KeyValue>> columns;
+    for (const auto& key : s.key_names) {
+      if (!kv.contains(key)) {
+        std::vector<KeyRef> unused;
+        extract_keys(s, kv, unused);
+      }
+      py::list values = py::list(np.attr("asarray")(kv[key], "object").attr("tolist")());
+      if (values.size() != n)
+        throw InvalidArgument("log_many('" + s.name + "'): key '" + py::cast<std::string>(key) + "' has " +
+                              std::to_string(values.size()) + " values for " + std::to_string(n) + " arrays");
+      std::vector<KeyValue> col;
+      col.reserve(n);
+      std::string what = "key '" + py::cast<std::string>(key) + "' of '" + s.name + "'";
+      for (auto v : values) col.push_back(to_key_value(v, what.c_str()));
+      columns.push_back(std::move(col));
+    }
+    py::gil_scoped_release nogil;
+    std::vector<KeyRef> keys(columns.size());
+    for (std::size_t row = 0; row < n; ++row) {
+      for (std::size_t k = 0; k < columns.size(); ++k) keys[k] = KeyRef::of(columns[k][row]);
+      logger_->log(s.id, keys, base + row * s.payload_bytes, s.payload_bytes);
+    }
+  }
+
   void flush() {
     py::gil_scoped_release nogil;
     logger_->flush();
@@ -236,6 +290,7 @@ void bind_logger(py::module_& m) {
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
            py::arg("user_metadata"), py::arg("shuffle_zstd"))
+      .def("log_many", &PyLogger::log_many, py::arg("name"), py::arg("key_values"), py::arg("arrays"))
       .def("flush", &PyLogger::flush)
       .def("close", &PyLogger::close)
       .def_property_readonly("closed", &PyLogger::closed)
