@@ -1,0 +1,11 @@
+# Verbatim from the pure-Python array_logger README (seeds/000): do not edit.
+import array_logger
+
+# 圧縮あり（デフォルト、レベル22 = 最高圧縮率）
+array_logger.init("./logs", compression_level=22)
+
+# 圧縮あり（レベル3 = 高速・低圧縮率）
+array_logger.init("./logs", compression_level=3)
+
+# 圧縮なし
+array_logger.init("./logs", compression_level=None)
