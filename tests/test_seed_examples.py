@@ -42,7 +42,7 @@ def quickstart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_quickstart_writes_a_compressed_file_with_every_row(quickstart_dir: Path) -> None:
     logs = quickstart_dir / "logs"
-    assert sorted(os.listdir(logs)) == [".q_values.lock", "q_values.db.zst"]
+    assert sorted(os.listdir(logs)) == ["q_values.db.zst"]
     expected = expected_quickstart()
     with array_logger.open_reader(logs / "q_values.db") as reader:
         rows = list(reader.iterate())

@@ -1,7 +1,6 @@
 #include "array_store.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 
 #include <chrono>
 #include <ctime>
@@ -63,17 +62,7 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
   validate_spec(spec_);
   if (options_.commit_threshold_rows == 0) throw InvalidArgument("commit_threshold_rows must be at least 1");
   if (!(options_.commit_threshold_seconds > 0)) throw InvalidArgument("commit_threshold_seconds must be positive");
-  // One writer per name at a time, across processes: two processes appending
-  // to one file would interleave, and one could compress it away under the
-  // other. The lock file's name starts with a dot, which array names cannot.
-  const auto lock_path = root / ("." + name_ + ".lock");
-  lock_ = open_file(lock_path, O_RDWR | O_CREAT, 0644);
-  if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK)
-      throw StateError("Array '" + name_ + "' is being written by another logger (another process, or an "
-                       "open Logger in this one) under " + root.string() + "; close that one first");
-    throw_errno("cannot lock " + lock_path.string(), errno);
-  }
+  lock_ = std::make_unique<NameLock>(root, name_);
   db_path_ = root / (name_ + ".db");
   zst_path_ = root / (name_ + ".db.zst");
   const auto zst_tmp = root / (name_ + ".db.zst.tmp");

@@ -15,7 +15,7 @@
 
 #include "array_logger/logger.hpp"
 #include "array_logger/meta.hpp"
-#include "file_ops.hpp"
+#include "name_lock.hpp"
 #include "sqlite_db.hpp"
 
 namespace array_logger::detail {
@@ -77,7 +77,7 @@ class ArrayStore {
   void step_insert(sqlite3_stmt* st);
 
   std::string name_;
-  Fd lock_;  // exclusive flock on {root}/.{name}.lock for the store's lifetime
+  std::unique_ptr<NameLock> lock_;  // held for the store's lifetime (released after db_ closes)
   ArraySpec spec_;
   RegisterOptions options_;
   std::filesystem::path db_path_, zst_path_;
