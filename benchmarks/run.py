@@ -85,7 +85,9 @@ def case_spec(workload, quick):
     count, shape, content = WORKLOADS[base]
     if quick:
         count //= 100
-    level = None if lvl in ("", "none", "None") else int(lvl)
+    # "shuffle": no close-time compression, array_logger's per-blob
+    # byte-shuffle + zstd filter instead.
+    level = None if lvl in ("", "none", "None") else ("shuffle" if lvl == "shuffle" else int(lvl))
     return base, count, shape, content, level
 
 
@@ -236,6 +238,12 @@ class ArrayLoggerPeer(_SeedAPIPeer):
     def __init__(self):
         import array_logger
         self.module = array_logger
+
+    def setup(self, root, shape, level, count):
+        if level != "shuffle":
+            return super().setup(root, shape, level, count)
+        self.module.init(root, compression_level=None)
+        self.module.register(NAME, KEYS, shape, "float32", shuffle_zstd=True)
 
     def read_bulk(self, root):
         r = self.module.open_reader(os.path.join(root, NAME + ".db"))
@@ -567,6 +575,8 @@ def _cases(peers, workloads):
                     if lvl is not None and not PEERS[p].can_compress:
                         continue
                     out.append((p, f"C@{'none' if lvl is None else lvl}"))
+                if p == "array_logger":
+                    out.append((p, "C@shuffle"))
             else:
                 out.append((p, wl))
     return out

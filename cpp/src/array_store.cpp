@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -188,7 +189,8 @@ void ArrayStore::prepare_statements() {
     ZSTD_CCtx_setParameter(filter_cctx_.get(), ZSTD_c_compressionLevel, options_.shuffle_zstd_level);
     const std::size_t payload = spec_.payload_bytes();
     filter_scratch_.resize(payload);
-    filter_out_.resize(filter_header_.size() + ZSTD_compressBound(payload));
+    raw_header_ = encode_blob_header(spec_);
+    filter_out_.resize(std::max(filter_header_.size() + ZSTD_compressBound(payload), raw_header_.size() + payload));
   }
 }
 
@@ -216,7 +218,15 @@ void ArrayStore::bind_row(sqlite3_stmt* st, int first_param, const Row& row) {
                                    filter_out_.size() - filter_header_.size(), filter_scratch_.data(),
                                    filter_scratch_.size());
     if (ZSTD_isError(n)) throw StorageError(std::string("zstd blob filter: ") + ZSTD_getErrorName(n));
-    blob = std::span<const std::byte>(filter_out_.data(), filter_header_.size() + n);
+    if (n < blob.size()) {
+      blob = std::span<const std::byte>(filter_out_.data(), filter_header_.size() + n);
+    } else {
+      // Incompressible row: store it unfiltered (flags 0), which readers
+      // tell apart by the header, rather than make it bigger.
+      std::memcpy(filter_out_.data(), raw_header_.data(), raw_header_.size());
+      std::memcpy(filter_out_.data() + raw_header_.size(), blob.data(), blob.size());
+      blob = std::span<const std::byte>(filter_out_.data(), raw_header_.size() + blob.size());
+    }
   }
   int rc = sqlite3_bind_blob(st, first_param + nkeys, blob.data(), static_cast<int>(blob.size()), SQLITE_STATIC);
   if (rc != SQLITE_OK) db_.fail(rc, "bind data");

@@ -86,6 +86,7 @@ class ArrayStore {
   int format_version_ = kFormatCurrent;
   std::vector<std::byte> blob_prefix_;
   std::vector<std::byte> filter_header_;  // header of filtered blobs
+  std::vector<std::byte> raw_header_;     // header of rows the filter could not shrink
   std::unique_ptr<ZSTD_CCtx, ZstdCCtxFree> filter_cctx_;
   std::vector<std::byte> filter_scratch_, filter_out_;
   bool in_txn_ = false;
