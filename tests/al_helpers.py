@@ -1,0 +1,73 @@
+"""Helpers shared by the test modules (not a test module itself)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Dict, List, Sequence, Tuple
+
+import numpy as np
+
+import array_logger
+
+PACKAGE_PARENT = str(Path(array_logger.__file__).resolve().parent.parent)
+
+
+def child_env(**extra: str) -> Dict[str, str]:
+    """The environment of a child Python that imports the same array_logger."""
+    env = dict(os.environ)
+    parts = [PACKAGE_PARENT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(parts)
+    env.update(extra)
+    return env
+
+
+def run_child(code: str, *args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], env=child_env(),
+                          capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def start_child(code: str, *args: str, **kw: Any) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], env=child_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def read_rows(path: "str | os.PathLike[str]", where: Any = None, params: Any = None) -> List[Tuple[dict, np.ndarray]]:
+    with array_logger.open_reader(path) as reader:
+        return [(k, np.array(a, copy=True)) for k, a in reader.iterate(where, params)]
+
+
+def sqlite_ro(path: "str | os.PathLike[str]") -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{os.fspath(path)}?mode=ro", uri=True)
+
+
+def meta_rows(path: "str | os.PathLike[str]") -> Dict[str, str]:
+    con = sqlite_ro(path)
+    try:
+        return dict(con.execute("SELECT key, value FROM meta"))
+    finally:
+        con.close()
+
+
+def zstd_decompress(data: bytes) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+
+
+def zstd_compress(data: bytes, level: int = 3) -> bytes:
+    import zstandard
+
+    return zstandard.ZstdCompressor(level=level).compress(data)
+
+
+def assert_same_arrays(got: Sequence[np.ndarray], expected: Sequence[np.ndarray]) -> None:
+    assert len(got) == len(expected)
+    for i, (g, e) in enumerate(zip(got, expected)):
+        assert g.dtype == e.dtype, (i, g.dtype, e.dtype)
+        assert g.shape == e.shape, (i, g.shape, e.shape)
+        assert g.tobytes() == e.tobytes(), i
