@@ -11,6 +11,7 @@ dpkg -s doctest-dev >/dev/null 2>&1 || {
 }
 export PATH="$repo/.venv/bin:$PATH"
 export ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR="${ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR:-$repo/build/_deps/sqlite-amalgamation}"
+export ARRAY_LOGGER_ZSTD_ROOT="${ARRAY_LOGGER_ZSTD_ROOT:-$repo/build/_deps/zstd-mt}"
 jobs="$(nproc)"
 
 run() {  # name, extra cmake args...

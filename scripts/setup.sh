@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Prepares a fresh machine (Debian + CPython >= 3.9) and builds array_logger:
-#   - Debian packages: a C/C++ toolchain and libzstd-dev (static libzstd.a);
-#     the SQLite amalgamation is obtained at configure time by
-#     cmake/obtain_sqlite_amalgamation.sh (Debian source package, pinned, sha256);
+#   - Debian packages: a C/C++ toolchain and libzstd-dev; the SQLite
+#     amalgamation (cmake/obtain_sqlite_amalgamation.sh: Debian source package,
+#     pinned, sha256) and a multithreaded static libzstd
+#     (cmake/obtain_zstd_mt.sh: Debian source package, pinned) into build/_deps;
 #   - .venv with the pinned build/test tools (scripts/requirements-build.txt);
 #   - array_logger built and installed into .venv (incremental: build/ is kept).
 # Idempotent; sourced by scripts/demo.sh and scripts/test.sh.
@@ -34,6 +35,11 @@ export ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR="${ARRAY_LOGGER_SQLITE_AMALGAMATION_
 if [ ! -f "$ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR/sqlite3.c" ]; then
   bash cmake/obtain_sqlite_amalgamation.sh "$ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR"
 fi
+
+# A multithreaded static libzstd (Debian's libzstd.a has no worker threads),
+# so close-time compression runs on every core.
+export ARRAY_LOGGER_ZSTD_ROOT="${ARRAY_LOGGER_ZSTD_ROOT:-$repo/build/_deps/zstd-mt}"
+bash cmake/obtain_zstd_mt.sh "$ARRAY_LOGGER_ZSTD_ROOT"
 
 echo "setup: building and installing array_logger into .venv"
 PATH="$repo/.venv/bin:$PATH" .venv/bin/python -m pip install -q --disable-pip-version-check \

@@ -53,7 +53,7 @@ class Logger(_core.Logger):
         compression_level: Optional[int] = 22,
         *,
         synchronous: str = "normal",
-        buffer_bytes: int = 32 << 20,
+        buffer_bytes: int = 16 << 20,
         compression_workers: int = -1,
         close_progress: Optional[Callable[[str, int, int], None]] = None,
         handle_signals: bool = True,

@@ -285,7 +285,7 @@ void bind_logger(py::module_& m) {
   cls
       .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object>(),
            py::arg("root_path"), py::arg("compression_level") = 22, py::arg("synchronous") = "normal",
-           py::arg("buffer_bytes") = std::size_t{32} << 20, py::arg("compression_workers") = -1,
+           py::arg("buffer_bytes") = std::size_t{16} << 20, py::arg("compression_workers") = -1,
            py::arg("close_progress") = py::none())
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),

@@ -38,7 +38,7 @@ struct LoggerOptions {
   Synchronous synchronous = Synchronous::Normal;
   // Bytes of logged rows that may wait for the writer thread. log() blocks
   // (without spinning) while the buffer is full, which bounds memory.
-  std::size_t buffer_bytes = 32u << 20;
+  std::size_t buffer_bytes = 16u << 20;
   int compression_workers = -1;  // zstd worker threads at close; -1 = one per core
   CloseProgressFn close_progress;  // optional
 };
