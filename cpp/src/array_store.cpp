@@ -1,6 +1,7 @@
 #include "array_store.hpp"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -76,12 +77,32 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
   if (std::filesystem::is_directory(db_path_))
     throw StorageError(db_path_.string() + " is a directory, not a database file", 0, EISDIR);
   const bool have_db = file_exists(db_path_);
-  if (!have_db && file_exists(zst_path_)) {
+  const bool from_zst = !have_db && file_exists(zst_path_);
+  if (from_zst) {
     // Resume a compressed run: decompress completely and durably first.
     decompress_file(zst_path_, db_tmp, 0644);
     durable_rename(db_tmp, db_path_);
   }
+  try {
+    open_database(sync);
+  } catch (...) {
+    // Refused (meta mismatch, not our file, ...): leave the files as they
+    // were, i.e. drop the copy we decompressed; the .db.zst is untouched.
+    db_.close();
+    if (from_zst) {
+      ::unlink(db_path_.c_str());
+      ::unlink((db_path_.string() + "-wal").c_str());
+      ::unlink((db_path_.string() + "-shm").c_str());
+    }
+    throw;
+  }
+  // The .db is now the complete, authoritative copy; a .db.zst beside it is
+  // either what we just decompressed or a copy left by a crash between
+  // renaming a new .db.zst and removing the .db. Either way it is stale.
+  remove_if_exists(zst_path_);
+}
 
+void ArrayStore::open_database(Synchronous sync) {
   db_ = Database(db_path_.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                  db_path_.string());
   if (has_table(db_, "meta") || has_table(db_, "array_log"))
@@ -95,10 +116,6 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
   // fsyncs, not the inserts, dominate the writer's time.
   db_.exec(("PRAGMA wal_autocheckpoint=" + std::to_string(kAutoCheckpointBytes / page_size(db_))).c_str());
   prepare_statements();
-  // The .db is now the complete, authoritative copy; a .db.zst beside it is
-  // either what we just decompressed or a copy left by a crash between
-  // renaming a new .db.zst and removing the .db. Either way it is stale.
-  remove_if_exists(zst_path_);
 }
 
 void ArrayStore::create_schema() {
@@ -109,10 +126,16 @@ void ArrayStore::create_schema() {
   std::string create = "CREATE TABLE array_log (";
   for (const auto& k : spec_.keys) create += quote_identifier(k) + " NOT NULL, ";
   create += "data BLOB NOT NULL)";
+  std::string keys_text = keys_repr(spec_.keys);
+  if (!options_.keys_repr.empty()) {
+    if (parse_keys_repr(options_.keys_repr) != spec_.keys)
+      throw InvalidArgument("keys_repr " + options_.keys_repr + " does not spell the registered keys");
+    keys_text = options_.keys_repr;
+  }
   MetaRows rows = {
       {"shape", shape_repr(spec_.shape)},
       {"dtype", std::string(spec_.dtype->name)},
-      {"keys", keys_repr(spec_.keys)},
+      {"keys", keys_text},
       {"array_logger_version", version()},
       {"format_version", std::to_string(kFormatCurrent)},
       {"blob_layout", "ALB1"},

@@ -69,6 +69,7 @@ class ArrayStore {
   bool finished() const noexcept { return !db_; }
 
  private:
+  void open_database(Synchronous sync);
   void create_schema();
   void check_existing_schema();
   void prepare_statements();

@@ -16,7 +16,12 @@ std::string python_str_repr(std::string_view s) {
   const bool has_double = s.find('"') != std::string_view::npos;
   const char quote = (has_single && !has_double) ? '"' : '\'';
   std::string out(1, quote);
-  for (char c : s) {
+  bool skip_next = false;
+  for (const char& c : s) {
+    if (skip_next) {
+      skip_next = false;
+      continue;
+    }
     const auto u = static_cast<unsigned char>(c);
     if (c == quote || c == '\\') {
       out += '\\';
@@ -31,6 +36,15 @@ std::string python_str_repr(std::string_view s) {
       char buf[5];
       std::snprintf(buf, sizeof buf, "\\x%02x", u);
       out += buf;
+    } else if (u == 0xC2 && &c + 1 < s.data() + s.size() &&
+               (static_cast<unsigned char>((&c)[1]) < 0xA1 || static_cast<unsigned char>((&c)[1]) == 0xAD)) {
+      // U+0080..U+00A0 and U+00AD: not printable for Python either. Other
+      // non-printable code points are only escaped exactly when the Python
+      // binding supplies repr() itself (RegisterOptions::keys_repr).
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>((&c)[1]));
+      out += buf;
+      skip_next = true;
     } else {
       out += c;  // printable ASCII and UTF-8 bytes pass through, as in Python 3
     }
@@ -72,6 +86,34 @@ struct Cursor {
     // Python prints large ints plainly; a trailing L would be Python 2.
     return v;
   }
+  // \xhh, \uXXXX, \UXXXXXXXX in a Python str repr name code points.
+  std::uint32_t hex_escape(std::size_t digits) {
+    if (pos + digits > text.size()) fail("short escape");
+    std::uint32_t v = 0;
+    auto [end, ec] = std::from_chars(text.data() + pos, text.data() + pos + digits, v, 16);
+    if (ec != std::errc() || end != text.data() + pos + digits || v > 0x10FFFF) fail("bad escape");
+    pos += digits;
+    return v;
+  }
+  static std::string utf8(std::uint32_t cp) {
+    std::string o;
+    if (cp < 0x80) {
+      o += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      o += static_cast<char>(0xC0 | (cp >> 6));
+      o += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      o += static_cast<char>(0xE0 | (cp >> 12));
+      o += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      o += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      o += static_cast<char>(0xF0 | (cp >> 18));
+      o += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      o += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      o += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+    return o;
+  }
   std::string quoted() {
     skip_space();
     if (pos >= text.size() || (text[pos] != '\'' && text[pos] != '"')) fail("expected a string");
@@ -89,15 +131,9 @@ struct Cursor {
         case 'n': out += '\n'; break;
         case 'r': out += '\r'; break;
         case 't': out += '\t'; break;
-        case 'x': {
-          if (pos + 2 > text.size()) fail("short \\x escape");
-          unsigned v = 0;
-          auto [end, ec] = std::from_chars(text.data() + pos, text.data() + pos + 2, v, 16);
-          if (ec != std::errc() || end != text.data() + pos + 2) fail("bad \\x escape");
-          out += static_cast<char>(v);
-          pos += 2;
-          break;
-        }
+        case 'x': out += utf8(hex_escape(2)); break;
+        case 'u': out += utf8(hex_escape(4)); break;
+        case 'U': out += utf8(hex_escape(8)); break;
         default: out += e;  // \\, \', \"
       }
     }

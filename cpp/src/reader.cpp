@@ -64,6 +64,17 @@ int read_only_authorizer(void*, int action, const char*, const char*, const char
   }
 }
 
+// True when the database header says WAL mode (file format bytes 18/19 are
+// 2) and no -wal file exists, i.e. no connection has the file open for writing.
+bool wal_mode_without_writer(const std::filesystem::path& db) {
+  detail::Fd fd(::open(db.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return false;
+  unsigned char header[20];
+  if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return false;
+  if (std::memcmp(header, "SQLite format 3", 16) != 0 || header[18] != 2 || header[19] != 2) return false;
+  return !detail::file_exists(db.string() + "-wal");
+}
+
 struct DCtxFree {
   void operator()(ZSTD_DCtx* c) const noexcept { ZSTD_freeDCtx(c); }
 };
@@ -203,6 +214,12 @@ Reader::Reader(const std::filesystem::path& path) : impl_(std::make_unique<Impl>
     // immutable: nobody writes this private copy, so SQLite needs no locks,
     // no -wal and no -shm.
     uri = file_uri(r.temp_path, "mode=ro&immutable=1");
+  } else if (wal_mode_without_writer(r.path)) {
+    // A WAL-mode file nobody has open (the pure-Python writer left its
+    // files so): a plain read-only open would create -wal and -shm files
+    // beside it (and fail on read-only media). Nothing is writing it, so
+    // read it as immutable.
+    uri = file_uri(r.path, "mode=ro&immutable=1");
   } else {
     uri = file_uri(r.path, "mode=ro");
   }

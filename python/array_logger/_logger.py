@@ -98,15 +98,17 @@ class Logger(_core.Logger):
         if not isinstance(name, str):
             raise ValueError(f"name must be a str, got {name!r}")
         user_metadata = json.dumps(dict(metadata), sort_keys=True) if metadata is not None else ""
+        key_list = normalize_keys(keys)
         self._register(
             name,
-            normalize_keys(keys),
+            key_list,
             list(normalize_shape(shape)),
             normalize_dtype(dtype),
             int(commit_threshold_rows),
             float(commit_threshold_seconds),
             user_metadata,
             bool(shuffle_zstd),
+            repr(key_list),  # meta `keys` in exactly the pure-Python library's text form
         )
 
     def __enter__(self) -> "Logger":

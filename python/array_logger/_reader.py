@@ -94,7 +94,10 @@ class ArrayReader:
             if block is None:
                 return
             keys, arrays = block
-            yield from zip(keys, arrays)
+            if arrays.ndim == 1:  # 0-d arrays: indexing would give numpy scalars
+                yield from zip(keys, (arrays[i, ...] for i in range(len(keys))))
+            else:
+                yield from zip(keys, arrays)
 
     def read_all(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None) -> Batch:
         """Every selected row in one call: ``Batch(keys, arrays)``.

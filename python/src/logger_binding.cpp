@@ -51,7 +51,7 @@ class PyLogger {
   void register_array(const std::string& name, const std::vector<std::string>& keys,
                       const std::vector<std::int64_t>& shape, const std::string& dtype,
                       std::uint64_t commit_threshold_rows, double commit_threshold_seconds,
-                      const std::string& user_metadata, bool shuffle_zstd) {
+                      const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr) {
     if (streams_.contains(py::str(name))) throw InvalidArgument("Array '" + name + "' already registered");
     ArraySpec spec;
     spec.keys = keys;
@@ -62,6 +62,7 @@ class PyLogger {
     ro.commit_threshold_seconds = commit_threshold_seconds;
     ro.user_metadata = user_metadata;
     ro.shuffle_zstd = shuffle_zstd;
+    ro.keys_repr = keys_repr;
     Logger::StreamId id;
     {
       py::gil_scoped_release nogil;  // may decompress a .db.zst
@@ -289,7 +290,7 @@ void bind_logger(py::module_& m) {
            py::arg("close_progress") = py::none())
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
-           py::arg("user_metadata"), py::arg("shuffle_zstd"))
+           py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "")
       .def("log_many", &PyLogger::log_many, py::arg("name"), py::arg("key_values"), py::arg("arrays"))
       .def("flush", &PyLogger::flush)
       .def("close", &PyLogger::close)

@@ -125,7 +125,10 @@ py::array as_loggable_array(const StreamBinding& s, py::handle obj) {
   py::object arr;
   if (api.PyArray_Check_(o)) {
     arr = py::reinterpret_borrow<py::object>(o);
-  } else if (PyLong_Check(o) || PyFloat_Check(o) || PyComplex_Check(o) || PyList_Check(o) || PyTuple_Check(o)) {
+  } else if (PyLong_CheckExact(o) || PyBool_Check(o) || PyFloat_CheckExact(o) || PyComplex_CheckExact(o) ||
+             PyList_Check(o) || PyTuple_Check(o)) {
+    // (numpy scalars such as np.float64 subclass float but carry a dtype of
+    // their own: they take the __array__ path below and are checked.)
     // No dtype of its own: take the registered one.
     arr = numpy().attr("asarray")(obj, s.dtype);
   } else if (PyObject_HasAttrString(o, "__array__") || PyObject_CheckBuffer(o) ||

@@ -52,6 +52,11 @@ struct RegisterOptions {
   // for smooth float data; decoded transparently by the reader.
   bool shuffle_zstd = false;
   int shuffle_zstd_level = 3;
+  // The exact text of the meta `keys` row, when the caller can produce
+  // Python's repr() of the key list itself (the Python binding does; C++
+  // alone escapes only ASCII and C1 control characters). Must parse back to
+  // the same keys; empty = computed.
+  std::string keys_repr;
 };
 
 class Logger {
