@@ -6,5 +6,6 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/setup.sh"
 cd "$repo"
 bash scripts/cpp_tests.sh
+.venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements-test-extra.txt
 # Run from a directory where ./python is not importable: test the installed package.
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
