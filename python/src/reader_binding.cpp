@@ -15,11 +15,14 @@ namespace array_logger::py_binding {
 namespace {
 
 py::object key_to_py(const KeyRef& k) {
+  PyObject* o;
   switch (k.kind) {
-    case KeyRef::Kind::Integer: return py::int_(k.integer);
-    case KeyRef::Kind::Real: return py::float_(k.real);
-    default: return py::str(k.text.data(), k.text.size());
+    case KeyRef::Kind::Integer: o = PyLong_FromLongLong(k.integer); break;
+    case KeyRef::Kind::Real: o = PyFloat_FromDouble(k.real); break;
+    default: o = PyUnicode_FromStringAndSize(k.text.data(), static_cast<Py_ssize_t>(k.text.size()));
   }
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(o);
 }
 
 std::vector<KeyValue> to_params(const py::object& params) {
@@ -56,9 +59,14 @@ class PyCursor {
     while (n < max_rows && query_.next()) {
       auto bytes = query_.array_bytes();
       std::memcpy(base + n * row_bytes, bytes.data(), bytes.size());
-      py::dict d;
-      for (std::size_t i = 0; i < key_names_.size(); ++i) d[key_names_[i]] = key_to_py(query_.key(i));
-      keys.append(std::move(d));
+      // Plain C API here: this runs once per row.
+      py::object d = py::reinterpret_steal<py::object>(PyDict_New());
+      if (!d) throw py::error_already_set();
+      for (std::size_t i = 0; i < key_names_.size(); ++i) {
+        py::object v = key_to_py(query_.key(i));
+        if (PyDict_SetItem(d.ptr(), key_names_[i].ptr(), v.ptr()) != 0) throw py::error_already_set();
+      }
+      if (PyList_Append(keys.ptr(), d.ptr()) != 0) throw py::error_already_set();
       ++n;
     }
     if (n < max_rows) done_ = true;
