@@ -87,7 +87,7 @@ def test_kill_9_while_logging_loses_only_the_uncommitted_tail(tmp_path: Path, co
         child.communicate(timeout=30)
     assert child.returncode == -signal.SIGKILL
     db = tmp_path / "x.db"
-    assert visible(tmp_path)[:2] == ["x.db", "x.db-shm"] or "x.db" in visible(tmp_path)
+    assert "x.db" in visible(tmp_path)
     assert not (tmp_path / "x.db.zst").exists()  # close never ran
     n = check_prefix(db, flushed)
     ys = read_rows(tmp_path / "y.db")

@@ -328,3 +328,41 @@ def test_many_names_interleaved(tmp_path: Path) -> None:
         rows = read_rows(tmp_path / f"{n}.db")
         assert [k["i"] for k, _ in rows] == [i for i, _ in expected[n]]
         assert [a.tobytes() for _, a in rows] == [a.tobytes() for _, a in expected[n]]
+
+
+def test_log_from_several_threads(tmp_path: Path) -> None:
+    import threading
+
+    def worker(lg, t):
+        for i in range(1500):
+            lg.log("x", {"t": t, "i": i}, np.full(16, t * 100000 + i, np.int64))
+
+    with array_logger.Logger(tmp_path, None, buffer_bytes=1 << 16) as lg:
+        lg.register("x", keys=["t", "i"], shape=(16,), dtype="int64", commit_threshold_rows=37)
+        threads = [threading.Thread(target=worker, args=(lg, t)) for t in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    rows = read_rows(tmp_path / "x.db")
+    assert len(rows) == 6000
+    seen = {(k["t"], k["i"]) for k, _ in rows}
+    assert seen == {(t, i) for t in range(4) for i in range(1500)}
+    for k, a in rows:
+        assert (a == k["t"] * 100000 + k["i"]).all()
+    for t in range(4):  # each thread's rows in its own order
+        assert [k["i"] for k, _ in rows if k["t"] == t] == list(range(1500))
+
+
+def test_rows_larger_than_the_buffer(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    arrays = [rng.random((512, 1024), dtype=np.float32) for _ in range(4)]
+    with array_logger.Logger(tmp_path, None, buffer_bytes=1 << 16) as lg:
+        lg.register("small", keys=["i"], shape=(4,), dtype="float32")
+        lg.log("small", {"i": 0}, np.ones(4, np.float32))
+        lg.register("big", keys=["i"], shape=(512, 1024), dtype="float32")
+        for i, a in enumerate(arrays):
+            lg.log("big", {"i": i}, a)
+            lg.log("small", {"i": i + 1}, np.full(4, i, np.float32))
+    assert [a.tobytes() for _, a in read_rows(tmp_path / "big.db")] == [a.tobytes() for a in arrays]
+    assert [k["i"] for k, _ in read_rows(tmp_path / "small.db")] == list(range(5))
