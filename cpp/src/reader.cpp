@@ -250,7 +250,7 @@ StmtPtr Reader::Impl::prepare_user_query(std::string_view select_list, std::stri
   sql += select_list;
   sql += " FROM array_log";
   if (!where.empty()) {
-    if (where.find('\0') != std::string_view::npos) throw InvalidArgument("where_clause must not contain NUL");
+    detail::check_where_clause(where);
     sql += " WHERE (";
     sql += where;
     sql += "\n)";

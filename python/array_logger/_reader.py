@@ -103,8 +103,8 @@ class ArrayReader:
         """Every selected row in one call: ``Batch(keys, arrays)``.
 
         ``arrays`` has shape ``(N, *shape)``; ``keys[name]`` is an int64 array
-        when every value is an int, float64 when every value is a number,
-        otherwise an object array.
+        when every value is an int, float64 when every value is a float,
+        otherwise an object array of the values with their own types.
         """
         keys, arrays = self._core.read_all(where_clause or "", params)
         return Batch(keys, arrays)

@@ -85,36 +85,31 @@ class PyCursor {
 };
 
 // One key column of a bulk read: int64 while every value is an integer,
-// then float64 while every value is a number, else Python objects.
+// float64 while every value is a float, else Python objects that keep each
+// value's own type (as iterate() does).
 class KeyColumn {
  public:
-  explicit KeyColumn(std::size_t n) : ints_(n) {}
+  explicit KeyColumn(std::size_t n) : n_(n) {}
   void set(std::size_t row, const KeyRef& k) {
-    if (kind_ == Ints && k.kind == KeyRef::Kind::Integer) {
-      ints_[row] = k.integer;
-      return;
+    if (row == 0 && kind_ == Unset) {
+      kind_ = k.kind == KeyRef::Kind::Integer ? Ints : k.kind == KeyRef::Kind::Real ? Reals : Objects;
+      if (kind_ == Ints) ints_.resize(n_);
+      if (kind_ == Reals) reals_.resize(n_);
+      if (kind_ == Objects) objects_.resize(n_);
     }
-    if (kind_ == Ints) {
-      if (k.kind == KeyRef::Kind::Real) {
-        reals_.resize(ints_.size());
-        for (std::size_t i = 0; i < row; ++i) reals_[i] = static_cast<double>(ints_[i]);
-        kind_ = Reals;
-      } else {
-        to_objects(row);
-      }
-    } else if (kind_ == Reals && k.kind == KeyRef::Kind::Text) {
-      to_objects(row);
-    }
-    if (kind_ == Reals) {
-      reals_[row] = k.kind == KeyRef::Kind::Integer ? static_cast<double>(k.integer) : k.real;
-    } else {
-      objects_[row] = k.kind == KeyRef::Kind::Integer ? KeyValue(k.integer)
-                      : k.kind == KeyRef::Kind::Real  ? KeyValue(k.real)
-                                                      : KeyValue(std::string(k.text));
+    if (kind_ == Ints && k.kind != KeyRef::Kind::Integer) to_objects(row);
+    if (kind_ == Reals && k.kind != KeyRef::Kind::Real) to_objects(row);
+    switch (kind_) {
+      case Ints: ints_[row] = k.integer; break;
+      case Reals: reals_[row] = k.real; break;
+      default:
+        objects_[row] = k.kind == KeyRef::Kind::Integer ? KeyValue(k.integer)
+                        : k.kind == KeyRef::Kind::Real  ? KeyValue(k.real)
+                                                        : KeyValue(std::string(k.text));
     }
   }
   py::array to_numpy(std::size_t n) const {
-    if (kind_ == Ints) return py::array_t<std::int64_t>(static_cast<py::ssize_t>(n), ints_.data());
+    if (kind_ == Ints || kind_ == Unset) return py::array_t<std::int64_t>(static_cast<py::ssize_t>(n), ints_.data());
     if (kind_ == Reals) return py::array_t<double>(static_cast<py::ssize_t>(n), reals_.data());
     py::array out = py::module_::import("numpy").attr("empty")(n, "object");
     for (std::size_t i = 0; i < n; ++i) {
@@ -129,12 +124,12 @@ class KeyColumn {
 
  private:
   void to_objects(std::size_t row) {
-    objects_.resize(ints_.size());
-    for (std::size_t i = 0; i < row; ++i)
-      objects_[i] = kind_ == Ints ? KeyValue(ints_[i]) : KeyValue(reals_[i]);
+    objects_.resize(n_);
+    for (std::size_t i = 0; i < row; ++i) objects_[i] = kind_ == Ints ? KeyValue(ints_[i]) : KeyValue(reals_[i]);
     kind_ = Objects;
   }
-  enum Kind { Ints, Reals, Objects } kind_ = Ints;
+  enum Kind { Unset, Ints, Reals, Objects } kind_ = Unset;
+  std::size_t n_;
   std::vector<std::int64_t> ints_;
   std::vector<double> reals_;
   std::vector<KeyValue> objects_;
