@@ -50,14 +50,13 @@ std::string file_uri(const std::filesystem::path& path, const char* params) {
 }
 
 // Allows reading only: SELECT, reading columns, calling (side-effect free)
-// functions, recursive CTEs. Everything else (writes, PRAGMA, ATTACH,
-// transactions) is refused at prepare time.
+// functions. Everything else (writes, PRAGMA, ATTACH, transactions, and
+// recursive CTEs, which could loop forever) is refused at prepare time.
 int read_only_authorizer(void*, int action, const char*, const char*, const char*, const char*) {
   switch (action) {
     case SQLITE_SELECT:
     case SQLITE_READ:
     case SQLITE_FUNCTION:
-    case SQLITE_RECURSIVE:
       return SQLITE_OK;
     default:
       return SQLITE_DENY;
@@ -103,14 +102,52 @@ struct Reader::Impl {
                              std::span<const KeyValue> params) const;
 };
 
+struct BlobClose {
+  void operator()(sqlite3_blob* b) const noexcept { sqlite3_blob_close(b); }
+};
+
+// Rows at least this large are read with sqlite3_blob_read() into one reused
+// buffer instead of sqlite3_column_blob(), which assembles every multi-page
+// blob in a freshly allocated buffer first.
+constexpr std::uint64_t kDirectReadBytes = 16u << 10;
+
 struct Query::Impl {
   const Reader::Impl* reader;
   StmtPtr stmt;
   std::size_t nkeys;
+  bool direct = false;  // columns: keys, rowid, length(data), typeof(data)
   std::uint64_t row = 0;
+  std::unique_ptr<sqlite3_blob, BlobClose> blob;
+  std::vector<std::byte> raw;  // direct reads land here
   std::vector<std::byte> decoded, scratch;
   std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx;
+
+  std::span<const std::byte> read_direct();
 };
+
+std::span<const std::byte> Query::Impl::read_direct() {
+  sqlite3_stmt* st = stmt.get();
+  const int c = static_cast<int>(nkeys);
+  const auto type = std::string_view(reinterpret_cast<const char*>(sqlite3_column_text(st, c + 2)));
+  if (type != "blob")
+    throw CorruptFile(reader->path.string() + ", row " + std::to_string(row) + ": data is not a blob");
+  const sqlite3_int64 rowid = sqlite3_column_int64(st, c);
+  const auto n = static_cast<std::size_t>(sqlite3_column_int64(st, c + 1));
+  sqlite3* db = reader->db.get();
+  int rc;
+  if (!blob) {
+    sqlite3_blob* b = nullptr;
+    rc = sqlite3_blob_open(db, "main", "array_log", "data", rowid, 0, &b);
+    blob.reset(b);
+  } else {
+    rc = sqlite3_blob_reopen(blob.get(), rowid);
+  }
+  if (rc != SQLITE_OK) reader->db.fail(rc, "opening a blob");
+  raw.resize(n);
+  rc = sqlite3_blob_read(blob.get(), raw.data(), static_cast<int>(n), 0);
+  if (rc != SQLITE_OK) reader->db.fail(rc, "reading a blob");
+  return raw;
+}
 
 Query::Query(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Query::Query(Query&&) noexcept = default;
@@ -125,16 +162,23 @@ bool Query::next() {
   int rc = sqlite3_step(st);
   if (rc == SQLITE_DONE) {
     q.stmt.reset();
+    q.blob.reset();
     return false;
   }
   if (rc != SQLITE_ROW) q.reader->db.fail(rc, "reading rows");
   ++q.row;
-  const int data_col = static_cast<int>(q.nkeys);
-  if (sqlite3_column_type(st, data_col) != SQLITE_BLOB)
-    throw CorruptFile(q.reader->path.string() + ", row " + std::to_string(q.row) + ": data is not a blob");
-  const auto* p = static_cast<const std::byte*>(sqlite3_column_blob(st, data_col));
-  const auto n = static_cast<std::size_t>(sqlite3_column_bytes(st, data_col));
-  std::span<const std::byte> blob(p, n);
+  std::span<const std::byte> blob;
+  if (q.direct) {
+    blob = q.read_direct();
+  } else {
+    const int data_col = static_cast<int>(q.nkeys);
+    if (sqlite3_column_type(st, data_col) != SQLITE_BLOB)
+      throw CorruptFile(q.reader->path.string() + ", row " + std::to_string(q.row) + ": data is not a blob");
+    blob = std::span<const std::byte>(static_cast<const std::byte*>(sqlite3_column_blob(st, data_col)),
+                                      static_cast<std::size_t>(sqlite3_column_bytes(st, data_col)));
+  }
+  const std::byte* p = blob.data();
+  const std::size_t n = blob.size();
   const Reader::Impl& r = *q.reader;
   const std::uint64_t payload = r.meta.spec.payload_bytes();
   auto corrupt = [&](const std::string& why) -> CorruptFile {
@@ -224,6 +268,9 @@ Reader::Reader(const std::filesystem::path& path) : impl_(std::make_unique<Impl>
     uri = file_uri(r.path, "mode=ro");
   }
   r.db = Database(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, r.path.string());
+  // Memory-mapped reads: pages are read in place instead of being copied
+  // into SQLite's page cache with a pread() each (large blobs span many).
+  sqlite3_exec(r.db.get(), "PRAGMA mmap_size=1099511627776", nullptr, nullptr, nullptr);
   try {
     r.meta = decode_meta(detail::read_meta_rows(r.db));
     detail::check_array_log_columns(r.db, r.meta.spec.keys, r.path.string());
@@ -287,8 +334,10 @@ StmtPtr Reader::Impl::prepare_user_query(std::string_view select_list, std::stri
 Query Reader::query(std::string_view where, std::span<const KeyValue> params) const {
   std::string cols;
   for (const auto& k : impl_->meta.spec.keys) cols += detail::quote_identifier(k) + ", ";
-  cols += "data";
   auto q = std::make_unique<Query::Impl>();
+  // length() and typeof() of a blob do not load it: the direct path reads it after.
+  q->direct = impl_->meta.spec.payload_bytes() >= kDirectReadBytes;
+  cols += q->direct ? "_rowid_, length(data), typeof(data)" : "data";
   q->reader = impl_.get();
   q->stmt = impl_->prepare_user_query(cols, where, params);
   q->nkeys = impl_->meta.spec.keys.size();

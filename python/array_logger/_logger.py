@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import logging
 import os
 import weakref
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -13,6 +14,14 @@ from ._signals import install_sigterm_handler
 from ._spec import normalize_dtype, normalize_keys, normalize_shape
 
 _open_loggers: "weakref.WeakSet[Logger]" = weakref.WeakSet()
+_progress_log = logging.getLogger("array_logger")
+
+
+def _log_close_progress(name: str, done: int, total: int) -> None:
+    # Default close_progress: long compressions (level 22 on GBs) report on
+    # the "array_logger" logger at INFO, every 64 MiB of input.
+    if total:
+        _progress_log.info("compressing %s.db: %d%% of %.1f MiB", name, 100 * done // total, total / 2**20)
 
 
 class Logger(_core.Logger):
@@ -35,7 +44,8 @@ class Logger(_core.Logger):
             blocks while it is full.
         compression_workers: zstd threads at close (-1: one per core).
         close_progress: optional ``callback(name, bytes_done, bytes_total)``
-            called during long close-time compression.
+            called during close-time compression (every 64 MiB); by default
+            progress goes to the ``array_logger`` logger at INFO level.
         handle_signals: on SIGTERM, close open loggers (commit + compress)
             before the signal takes its course (see ``_signals.py``; chains to
             the program's own handler).
@@ -68,7 +78,7 @@ class Logger(_core.Logger):
             synchronous,
             buffer_bytes,
             compression_workers,
-            close_progress,
+            close_progress if close_progress is not None else _log_close_progress,
         )
         self._pid = os.getpid()
         _open_loggers.add(self)

@@ -13,8 +13,10 @@ from . import _core
 
 _open_readers: "weakref.WeakSet[ArrayReader]" = weakref.WeakSet()
 
-# Rows fetched from the core per block while iterating.
+# Rows fetched from the core per block while iterating: up to 4096, and at
+# most ~8 MiB of arrays, so memory stays small and fresh pages few.
 _BLOCK_ROWS = 4096
+_BLOCK_BYTES = 8 << 20
 
 
 class Batch(NamedTuple):
@@ -89,8 +91,10 @@ class ArrayReader:
         values. Each array is independent of the reader and of later rows.
         """
         cursor = self._core.query(where_clause or "", params)
+        row_bytes = max(1, self.dtype.itemsize * int(np.prod(self.shape, dtype=np.int64)))
+        rows = max(1, min(_BLOCK_ROWS, _BLOCK_BYTES // row_bytes))
         while True:
-            block = cursor.fetch(_BLOCK_ROWS)
+            block = cursor.fetch(rows)
             if block is None:
                 return
             keys, arrays = block
