@@ -17,84 +17,13 @@ import pytest
 import array_logger
 from al_helpers import meta_rows, zstd_decompress
 
-QUICKSTART = '''\
-import numpy as np
-import array_logger
-
-# 1. 初期化（実験中に一度だけ）
-# compression_level: 1-22（高いほど圧縮率が高い）、None で圧縮無効（デフォルト: 22）
-array_logger.init(root_path="./logs", compression_level=22)
-
-# 2. 配列の種類を登録
-array_logger.register(
-    name="q_values",           # 配列の名前（DBファイル名になる）
-    keys=["episode", "step"],  # インデックス用のキー
-    shape=(10, 5),            # 配列のshape
-    dtype="float32"           # データ型
-)
-
-# 3. データを記録（実験ループ内で繰り返し呼ぶ）
-for episode in range(100):
-    for step in range(50):
-        q = np.random.rand(10, 5).astype(np.float32)
-        array_logger.log(
-            name="q_values",
-            key_values={"episode": episode, "step": step},
-            array=q
-        )
-
-# 4. 終了（全データをcommit）
-array_logger.close()
-'''
-
-READING = '''\
-import array_logger
-
-# リーダーを開く（圧縮ファイル .db.zst も自動的に認識・解凍）
-reader = array_logger.open_reader("./logs/q_values.db")
-
-# 全データをイテレート
-for keys_dict, array in reader.iterate():
-    print(f"Episode {keys_dict['episode']}, Step {keys_dict['step']}")
-    print(f"Array shape: {array.shape}, dtype: {array.dtype}")
-    # array を使って分析...
-
-reader.close()
-'''
-
-MULTIPLE = '''\
-import array_logger
-import numpy as np
-
-array_logger.init("./logs")
-
-# 異なる種類の配列を登録
-array_logger.register("loss", keys=["episode"], shape=(1,), dtype="float32")
-array_logger.register("weights", keys=["episode"], shape=(100, 50), dtype="float32")
-
-for episode in range(1000):
-    # lossを記録
-    loss = np.array([0.5], dtype=np.float32)
-    array_logger.log("loss", {"episode": episode}, loss)
-    
-    # weightsを記録
-    weights = np.random.rand(100, 50).astype(np.float32)
-    array_logger.log("weights", {"episode": episode}, weights)
-
-array_logger.close()
-'''
-
-FILTERED = '''\
-import array_logger
-
-reader = array_logger.open_reader("./logs/q_values.db")
-
-# 特定のエピソードのみ取得
-for keys_dict, array in reader.iterate(where_clause="episode = ?", params=(10,)):
-    print(f"Step {keys_dict['step']}: {array}")
-
-reader.close()
-'''
+# The examples as the README prints them (also run in fresh interpreters by
+# tests/test_seed_examples.py).
+_EXAMPLES = Path(__file__).parent / "seed_examples"
+QUICKSTART = (_EXAMPLES / "quickstart.py").read_text(encoding="utf-8")
+READING = (_EXAMPLES / "reading.py").read_text(encoding="utf-8")
+MULTIPLE = (_EXAMPLES / "multiple_arrays.py").read_text(encoding="utf-8")
+FILTERED = (_EXAMPLES / "filtered_reading.py").read_text(encoding="utf-8")
 
 COMPRESSION_LINES = [
     '# 圧縮あり（デフォルト、レベル22 = 最高圧縮率）\narray_logger.init("./logs", compression_level=22)\n',
