@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: C++ unit tests (ctest, plus an ASan/UBSan build), then the
-# Python suite (pytest) against the installed package.
+# Every test: C++ unit tests (ctest; plain, ASan+UBSan, TSan), the Python
+# suite (pytest) against the installed package, then the C++ package,
+# cross-language and wheel tests.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/setup.sh"
@@ -9,3 +10,4 @@ bash scripts/cpp_tests.sh
 .venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements-test-extra.txt
 # Run from a directory where ./python is not importable: test the installed package.
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+bash scripts/packaging_tests.sh

