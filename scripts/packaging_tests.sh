@@ -63,19 +63,6 @@ if unzip -l "$fixed" | grep -q "array_logger.libs/"; then
 fi
 python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$fixed"
-smoke='
-import numpy as np, tempfile, os, array_logger
-root = tempfile.mkdtemp()
-with array_logger.Logger(root, compression_level=3, handle_signals=False) as lg:
-    lg.register("x", keys=["i"], shape=(2, 3), dtype="float64")
-    for i in range(100):
-        lg.log("x", {"i": i}, np.full((2, 3), i, dtype=np.float64))
-assert os.listdir(root) == ["x.db.zst"], os.listdir(root)
-with array_logger.open_reader(os.path.join(root, "x.db")) as r:
-    b = r.read_all()
-assert b.arrays.shape == (100, 2, 3) and (b.arrays[:, 0, 0] == np.arange(100)).all()
-assert array_logger.build_info()["sqlite"]["source"] == "amalgamation"
-print("wheel smoke ok", array_logger.__version__, os.path.basename(array_logger.__file__))
-'
-(cd / && env -i HOME="$HOME" PATH="$work/venv/bin" "$work/venv/bin/python" -c "$smoke")
+(cd / && env -i HOME="$HOME" PATH="$work/venv/bin" "$work/venv/bin/python" "$repo/scripts/wheel_smoke.py") | tee "$work/dist/smoke.txt"
+grep -q "sqlite 3.* amalgamation" "$work/dist/smoke.txt"
 say "all passed"
