@@ -210,14 +210,15 @@ bool Query::next() {
     return true;
   }
   // Not what this file's meta promises: say precisely what is wrong.
+  BlobHeader h;
   try {
-    BlobHeader h = decode_blob_header(blob);
-    std::vector<std::int64_t> shape(h.shape.begin(), h.shape.end());
-    throw corrupt("blob header says shape " + shape_repr(shape) + " dtype " + std::string(h.dtype->name) +
-                  " but meta says " + r.meta.spec.describe());
+    h = decode_blob_header(blob);
   } catch (const CorruptFile& e) {
     throw corrupt(e.what());
   }
+  std::vector<std::int64_t> shape(h.shape.begin(), h.shape.end());
+  throw corrupt("blob header says shape " + shape_repr(shape) + " dtype " + std::string(h.dtype->name) +
+                " but meta says " + r.meta.spec.describe());
 }
 
 KeyRef Query::key(std::size_t i) const {
@@ -273,6 +274,13 @@ Reader::Reader(const std::filesystem::path& path) : impl_(std::make_unique<Impl>
   sqlite3_exec(r.db.get(), "PRAGMA mmap_size=1099511627776", nullptr, nullptr, nullptr);
   try {
     r.meta = decode_meta(detail::read_meta_rows(r.db));
+    // Meta that lies (a shape of 80 GB per row, ...) is refused here, before
+    // any buffer is sized from it.
+    try {
+      validate_spec(r.meta.spec);
+    } catch (const InvalidArgument& e) {
+      throw CorruptFile(std::string("its meta describes an impossible array: ") + e.what());
+    }
     detail::check_array_log_columns(r.db, r.meta.spec.keys, r.path.string());
   } catch (const CorruptFile& e) {
     throw CorruptFile(r.path.string() + " is not an array_logger file: " + e.what());
