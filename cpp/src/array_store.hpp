@@ -57,6 +57,7 @@ class ArrayStore {
   // byte threshold is reached (exactly as row-at-a-time inserts would).
   void insert(std::span<const Row> rows);
   bool in_transaction() const noexcept { return in_txn_; }
+  std::uint64_t rows_in_transaction() const noexcept { return rows_in_txn_; }
   bool commit_due(Clock::time_point now) const noexcept;
   Clock::time_point commit_deadline() const noexcept;
   void commit();

@@ -36,6 +36,12 @@ struct StreamInfo {
   std::uint64_t payload_bytes;
   std::vector<std::byte> prefix;  // blob header copied before each payload
   std::size_t fixed_record_bytes;  // record size without text keys
+  // Guarded by the Logger's mutex. Rows logged since the writer last took
+  // the queue, and how many more complete this name's open commit group:
+  // when `arrived` reaches `needed`, the writer must run so that the group
+  // is committed as soon as its last row is logged.
+  std::uint64_t arrived = 0;
+  std::uint64_t needed = 0;
 };
 
 }  // namespace
@@ -52,8 +58,7 @@ struct Logger::Impl {
   std::vector<std::unique_ptr<ArrayStore>> stores;     // by StreamId, writer-owned after register
   std::unordered_map<std::string, StreamId> by_name;
   bool wake = false, stop = false, closed = false;
-  std::uint64_t records_since_wake = 0, bytes_since_wake = 0;
-  std::uint64_t wake_records = 100;  // smallest commit_threshold_rows
+  std::uint64_t bytes_since_wake = 0;
   std::uint64_t flush_requested = 0, flush_done = 0;
   std::exception_ptr writer_error;
   std::atomic<bool> failed{false};
@@ -129,7 +134,7 @@ void Logger::Impl::writer_loop() {
     const std::uint64_t flush_target = flush_requested;
     const bool stopping = stop;
     for (std::size_t i = local.size(); i < stores.size(); ++i) local.push_back(stores[i].get());
-    records_since_wake = 0;
+    for (auto& info : infos) info->arrived = 0;  // these rows are in this batch
     bytes_since_wake = 0;
     lock.unlock();
 
@@ -151,6 +156,13 @@ void Logger::Impl::writer_loop() {
 
     lock.lock();
     ring.release_to(to);
+    // Rows logged during the batch may already complete a commit group.
+    for (std::size_t i = 0; i < local.size(); ++i) {
+      if (local[i] == nullptr) continue;
+      StreamInfo& info = *infos[i];
+      info.needed = local[i]->options().commit_threshold_rows - local[i]->rows_in_transaction();
+      if (info.arrived >= info.needed) wake = true;
+    }
     flush_done = flush_target;
     space_cv.notify_all();
     if (stopping && ring.empty()) return;
@@ -198,8 +210,7 @@ bool Logger::Impl::push(StreamId id, std::span<const KeyRef> keys, const void* d
   if (!info.prefix.empty()) std::memcpy(blob, info.prefix.data(), info.prefix.size());
   std::memcpy(blob + info.prefix.size(), data, nbytes);
   bytes_since_wake += record;
-  if (++records_since_wake >= wake_records || bytes_since_wake >= ring.capacity() / 8) {
-    records_since_wake = 0;
+  if (++infos[id]->arrived == infos[id]->needed || bytes_since_wake >= ring.capacity() / 8) {
     bytes_since_wake = 0;
     wake = true;
     lock.unlock();
@@ -305,8 +316,7 @@ Logger::StreamId Logger::register_array(std::string_view name, const ArraySpec& 
     im.ring = RecordRing(needed);
   }
   const auto id = static_cast<StreamId>(im.infos.size());
-  im.wake_records = im.infos.empty() ? options.commit_threshold_rows
-                                     : std::min(im.wake_records, options.commit_threshold_rows);
+  info->needed = store->options().commit_threshold_rows - store->rows_in_transaction();
   im.by_name.emplace(info->name, id);
   im.infos.push_back(std::move(info));
   im.stores.push_back(std::move(store));
