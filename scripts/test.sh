@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: C++ unit tests (ctest; plain, ASan+UBSan, TSan), the Python
 # suite (pytest) against the installed package, then the C++ package,
-# cross-language and wheel tests.
+# cross-language and wheel tests, and bounded libFuzzer runs of the parsers.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/setup.sh"
@@ -11,3 +11,4 @@ bash scripts/cpp_tests.sh
 # Run from a directory where ./python is not importable: test the installed package.
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 bash scripts/packaging_tests.sh
+bash scripts/fuzz.sh

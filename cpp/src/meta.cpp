@@ -37,7 +37,8 @@ std::string python_str_repr(std::string_view s) {
       std::snprintf(buf, sizeof buf, "\\x%02x", u);
       out += buf;
     } else if (u == 0xC2 && &c + 1 < s.data() + s.size() &&
-               (static_cast<unsigned char>((&c)[1]) < 0xA1 || static_cast<unsigned char>((&c)[1]) == 0xAD)) {
+               ((static_cast<unsigned char>((&c)[1]) >= 0x80 && static_cast<unsigned char>((&c)[1]) <= 0xA0) ||
+                static_cast<unsigned char>((&c)[1]) == 0xAD)) {
       // U+0080..U+00A0 and U+00AD: not printable for Python either. Other
       // non-printable code points are only escaped exactly when the Python
       // binding supplies repr() itself (RegisterOptions::keys_repr).
