@@ -203,3 +203,34 @@ def test_meta_that_lies_about_a_huge_shape(tmp_path: Path) -> None:
     # 80 GB per row: refused at open, no allocation attempted.
     with pytest.raises(array_logger.CorruptFileError):
         array_logger.open_reader(tmp_path / "x.db")
+
+
+def test_reader_of_a_file_with_a_hot_journal_leaves_it_untouched(tmp_path: Path) -> None:
+    """A writer killed inside a rollback-journal transaction leaves a hot
+    journal. The reader reads the committed state from a private copy and
+    changes neither the file nor its journal."""
+    with array_logger.Logger(tmp_path, compression_level=None, handle_signals=False) as lg:
+        lg.register("x", keys=["i"], shape=(64,), dtype="float64")
+        for i in range(200):
+            lg.log("x", {"i": i}, np.full(64, i, np.float64))
+    db = tmp_path / "x.db"
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import sqlite3, sys, time
+        con = sqlite3.connect(sys.argv[1], isolation_level=None)
+        con.execute("PRAGMA cache_size=1")  # spill changed pages to the file now
+        con.execute("BEGIN")
+        con.execute("DELETE FROM array_log WHERE i >= 100")
+        print("in transaction", flush=True)
+        time.sleep(60)
+    """), str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "in transaction", child.stderr.read()
+    child.kill()
+    child.communicate()
+    journal = tmp_path / "x.db-journal"
+    assert journal.exists() and journal.stat().st_size > 0
+    before = (db.read_bytes(), journal.read_bytes())
+    with array_logger.open_reader(db) as reader:
+        batch = reader.read_all()
+    assert batch.keys["i"].tolist() == list(range(200))  # the committed state
+    assert np.array_equal(batch.arrays[:, 0], np.arange(200, dtype=np.float64))
+    assert (db.read_bytes(), journal.read_bytes()) == before

@@ -74,6 +74,14 @@ bool wal_mode_without_writer(const std::filesystem::path& db) {
   return !detail::file_exists(db.string() + "-wal");
 }
 
+// A non-empty rollback journal beside the database: a writer died in the
+// middle of a transaction, and SQLite must roll it back before reading.
+bool has_hot_journal(const std::filesystem::path& db) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(db.string() + "-journal", ec);
+  return !ec && size > 0;
+}
+
 struct DCtxFree {
   void operator()(ZSTD_DCtx* c) const noexcept { ZSTD_freeDCtx(c); }
 };
@@ -258,6 +266,29 @@ Reader::Reader(const std::filesystem::path& path) : impl_(std::make_unique<Impl>
     detail::decompress_to_fd(zst, owned.get(), r.temp_path);
     // immutable: nobody writes this private copy, so SQLite needs no locks,
     // no -wal and no -shm.
+    uri = file_uri(r.temp_path, "mode=ro&immutable=1");
+  } else if (has_hot_journal(r.path)) {
+    // A writer died inside a rollback-journal transaction (e.g. while
+    // switching journal modes at close). Rolling the journal back would
+    // modify the file; instead roll back a private copy and read that.
+    std::string tmpl = (std::filesystem::temp_directory_path() / "array_logger-XXXXXX.db").string();
+    int fd = ::mkstemps(tmpl.data(), 3);  // created 0600
+    if (fd < 0) detail::throw_errno("cannot create a temporary file in " + tmpl, errno);
+    detail::Fd owned(fd);
+    r.temp_path = tmpl;
+    const auto journal_copy = std::filesystem::path(tmpl + "-journal");
+    std::error_code ec;
+    std::filesystem::copy_file(r.path, r.temp_path, std::filesystem::copy_options::overwrite_existing, ec);
+    if (!ec)
+      std::filesystem::copy_file(r.path.string() + "-journal", journal_copy,
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) throw StorageError("cannot copy " + r.path.string() + " to recover it: " + ec.message(), 0, ec.value());
+    std::filesystem::permissions(journal_copy, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+    {
+      Database recover(r.temp_path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, r.path.string());
+      recover.exec("SELECT count(*) FROM sqlite_master");  // rolls the copy's journal back
+    }
+    ::unlink(journal_copy.c_str());
     uri = file_uri(r.temp_path, "mode=ro&immutable=1");
   } else if (wal_mode_without_writer(r.path)) {
     // A WAL-mode file nobody has open (the pure-Python writer left its
