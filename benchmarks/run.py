@@ -725,6 +725,8 @@ def write_report(path, results, info, args, skipped, wall):
                          f"{r.get('expected_checksum')}, got {r.get('checksums')}")
         L.append("")
 
+    if have_al and not args.quick:
+        L.extend(targets_section(by))
     L.append("## Raw results (JSON lines)\n")
     L.append("<details><summary>one line per case</summary>\n\n```")
     for r in results:
@@ -732,6 +734,111 @@ def write_report(path, results, info, args, skipped, wall):
     L.append("```\n</details>\n")
     with open(path, "w") as f:
         f.write("\n".join(L))
+
+
+# Why a target is missed, from the profiles (callgrind/perf) behind this
+# harness, and what would close it. Shown only for targets this run missed.
+MISS_NOTES = {
+    "S µs/log": "Absolute figure: on this VM a raw `f.write` loop alone costs about as much "
+                "(see the raw column); the producer side of log() is ~850 instructions "
+                "(callgrind), the Python loop and dict building about as many again.",
+    "M µs/log": "As for S: the per-call cost is the Python call plus a copy; M's rows are "
+                "50× bigger, which adds the memcpy and the writer's insert work.",
+    "L µs/log": "The writer is bound by SQLite writing every byte twice (WAL, then the "
+                "checkpoint into the database) plus the checkpoint fsyncs of "
+                "synchronous=NORMAL; with synchronous=OFF L drops to ~43 µs. Closing it needs "
+                "checkpoints off the writer thread (a second connection) or a rollback journal "
+                "(append-only pages are not journaled), which the WAL contract rules out.",
+    "XL µs/log": "Same cause as L at 1 MiB per row: ~5 GB of memory traffic per GB logged "
+                 "(ring copy, SQLite page copy, WAL write, checkpoint read + write) and fsyncs; "
+                 "synchronous=OFF gives ~1,450 µs. See L for what would close it.",
+    "XL vs baseline": "See XL µs/log.",
+    "end to end / log loop": "The writer thread is slower than the producer for this row size, "
+                             "so close() first drains the buffer: rows of a few hundred bytes "
+                             "cost the writer more per row than tiny ones (more WAL pages per "
+                             "commit of 100 rows, page checksums); the log loop itself returns "
+                             "as soon as rows are buffered.",
+    "compression at close": "zstd level 3 on this 2-core VM, two workers splitting the file "
+                            "into jobs, while the same cores also finish the writer's backlog.",
+    "bulk read speed vs raw": "Each row is a SQLite cell (small rows) or an overflow chain "
+                        "(large rows) read with one C++ pass; the raw file is one fread. "
+                        "For large results the cost is the first touch of the freshly "
+                        "allocated output array on this VM (~0.5 GB/s), which np.fromfile "
+                        "avoids by reading into pages the kernel fills.",
+    "shuffle filter size": "Per-row filtering of 200-byte rows (a 4-byte-per-value random "
+                           "walk whose low mantissa bytes are noise) cannot get below ~0.9× "
+                           "with byte shuffle + zstd; close-time zstd over the whole file "
+                           "reaches 0.62-0.66×. Rows of a few KiB and smooth data compress "
+                           "far better per row.",
+}
+
+
+def targets_section(by):
+    """The issue's targets against this run's figures."""
+    def al(wl, key):
+        r = by.get(("array_logger", wl))
+        return None if r is None or "error" in r else r.get(key)
+
+    def peer(p, wl, key):
+        r = by.get((p, wl))
+        return None if r is None or "error" in r else r.get(key)
+
+    rows = []
+
+    def target(name, value, ok, goal, fmt="{:.3g}"):
+        if value is None:
+            return
+        rows.append((name, fmt.format(value), goal, ok(value)))
+
+    target("S µs/log", al("S", "us_per_log"), lambda v: v <= 0.6, "≤ 0.6")
+    b, a, raw = peer("baseline", "S", "us_per_log"), al("S", "us_per_log"), peer("raw", "S", "us_per_log")
+    if b and a:
+        target("S vs baseline", b / a, lambda v: v >= 8, "≥ 8×", "{:.1f}×")
+    if raw and a:
+        target("S vs raw file", a / raw, lambda v: v <= 2, "≤ 2× raw", "{:.2f}×")
+    target("M µs/log", al("M", "us_per_log"), lambda v: v <= 0.8, "≤ 0.8")
+    target("L µs/log", al("L", "us_per_log"), lambda v: v <= 15, "≤ 15")
+    target("XL µs/log", al("XL", "us_per_log"), lambda v: v <= 600, "≤ 600")
+    b, a = peer("baseline", "XL", "us_per_log"), al("XL", "us_per_log")
+    if b and a:
+        target("XL vs baseline", b / a, lambda v: v >= 5, "≥ 5×", "{:.2f}×")
+    for wl in ("S", "M", "L", "XL"):
+        tot, loop = al(wl, "total_s"), al(wl, "loop_s")
+        if tot and loop:
+            target(f"{wl} end to end / log loop", tot / loop, lambda v: v <= 1.5, "≤ 1.5×", "{:.2f}×")
+    for wl in ("S", "M", "L", "XL"):
+        bulk, raw_read = al(wl, "read_bulk_s"), peer("raw", wl, "read_bulk_s")
+        if bulk and raw_read:
+            target(f"{wl} bulk read speed vs raw", raw_read / bulk, lambda v: v >= 0.5, "≥ 0.5", "{:.2f}")
+    it, n = al("S", "read_iter_s"), al("S", "read_iter_rows")
+    if it and n:
+        target("S iterate() rows/s", n / it, lambda v: v >= 1e6, "≥ 1,000,000", "{:,.0f}")
+    peaks = [r.get("peak_rss_write_mib") for (p, _), r in by.items() if p == "array_logger" and "error" not in r]
+    if peaks:
+        target("max peak RSS, any workload (MiB)", max(peaks), lambda v: v < 100, "< 100", "{:.0f}")
+    # Compression speed: the close of C@3 minus the close of the same rows
+    # uncompressed (commit, checkpoint), over the database's size.
+    plain, close3, close0 = al("C@none", "bytes_on_disk"), al("C@3", "close_s"), al("C@none", "close_s")
+    if plain and close3 and close0 is not None and close3 > close0:
+        target("level 3 compression at close (MB/s of database)", plain / (close3 - close0) / 1e6,
+               lambda v: v >= 200, "≥ 200", "{:.0f}")
+    shuf, count, row = al("C@shuffle", "bytes_on_disk"), al("C@shuffle", "count"), al("C@shuffle", "row_bytes")
+    if shuf and count and row:
+        target("shuffle filter size / payload", shuf / (count * row), lambda v: v <= 0.6, "≤ 0.6×", "{:.2f}×")
+
+    L = ["## Targets (issue 3) in this run\n",
+         "| target | measured | goal | met |", "|---|---:|---|---|"]
+    for name, value, goal, ok in rows:
+        L.append(f"| {name} | {value} | {goal} | {'yes' if ok else '**no**'} |")
+    L.append("")
+    missed = [name for name, _, _, ok in rows if not ok]
+    for name in missed:
+        key = name if name in MISS_NOTES else next((k for k in MISS_NOTES if k in name), None)
+        if key:
+            L.append(f"- **{name}**: {MISS_NOTES[key]}")
+    if missed:
+        L.append("")
+    return L
 
 
 def textwrap_method(have_al):
@@ -795,7 +902,24 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true", help="with --case: print one JSON line")
     ap.add_argument("--keep", action="store_true", help="keep the case's files in _work/")
     ap.add_argument("--timeout", type=float, default=None, help="per-case timeout, s")
+    ap.add_argument("--rerender", metavar="REPORT",
+                    help="rewrite a report from the JSON lines it contains (no new measurements)")
     args = ap.parse_args(argv)
+
+    if args.rerender:
+        text = open(args.rerender).read()
+        block = text.split("## Raw results (JSON lines)", 1)[1]
+        results = [json.loads(ln) for ln in block.splitlines() if ln.startswith("{")]
+        wall = float(text.split("harness wall time ", 1)[1].split(" s", 1)[0])
+        args.peers = [p for p in ALL_PEERS if any(r["peer"] == p for r in results)]
+        args.workloads = ALL_WORKLOADS
+        info = _machine_info()
+        info["date"] = text.split(" on ", 1)[1].split(" (harness", 1)[0]
+        al, _ = _probe_array_logger()
+        if al is not None:
+            info["array_logger"] = al
+        write_report(args.out or args.rerender, results, info, args, [], wall)
+        return 0
 
     if args.case:
         peer, wl = args.case
