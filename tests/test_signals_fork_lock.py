@@ -154,3 +154,30 @@ def test_same_name_again_after_close_in_one_process(tmp_path: Path) -> None:
     second.close()
     with array_logger.open_reader(tmp_path / "x.db") as reader:
         assert reader.read_all().keys["i"].tolist() == [0, 1]
+
+
+def test_ctrl_c_commits_everything_logged_before_it(tmp_path: Path) -> None:
+    code = """
+        import sys, time, numpy as np, array_logger
+        array_logger.init(sys.argv[1], compression_level=3)
+        array_logger.register("x", keys=["i"], shape=(4,), dtype="float32",
+                              commit_threshold_rows=1_000_000, commit_threshold_seconds=3600)
+        i = 0
+        while True:  # an experiment loop, interrupted by Ctrl-C
+            array_logger.log("x", {"i": i}, np.full(4, i, np.float32))
+            i += 1
+            if i == 5000:
+                print("logging", flush=True)
+    """
+    child = _run_child(code, str(tmp_path))
+    assert child.stdout.readline().strip() == "logging"
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert "KeyboardInterrupt" in err
+    assert sorted(os.listdir(tmp_path)) == ["x.db.zst"]  # closed and compressed at exit
+    with array_logger.open_reader(tmp_path / "x.db") as reader:
+        batch = reader.read_all()
+    n = len(batch.arrays)
+    assert n >= 5000
+    assert batch.keys["i"].tolist() == list(range(n))
+    assert np.array_equal(batch.arrays[:, 0], np.arange(n, dtype=np.float32))
