@@ -6,6 +6,7 @@
 #      and both write the same bytes
 #   4. pip wheel -> auditwheel show/repair -> fresh venv (no compiler on PATH)
 #      -> smoke test
+#   5. the sdist: no third-party sources in it; it builds a wheel that works
 # Expects scripts/setup.sh to have run.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,7 +16,7 @@ export ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR="${ARRAY_LOGGER_SQLITE_AMALGAMATION_
 export ARRAY_LOGGER_ZSTD_ROOT="${ARRAY_LOGGER_ZSTD_ROOT:-$repo/build/_deps/zstd-mt}"
 jobs="$(nproc)"
 work="$repo/build/packaging"
-rm -rf "$work/prefix" "$work/data" "$work/dist" "$work/venv"
+rm -rf "$work/prefix" "$work/data" "$work/dist" "$work/venv" "$work/venv-sdist"
 mkdir -p "$work/data"
 say() { echo "packaging: $*"; }
 
@@ -65,4 +66,17 @@ python3 -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$fixed"
 (cd / && env -i HOME="$HOME" PATH="$work/venv/bin" "$work/venv/bin/python" "$repo/scripts/wheel_smoke.py") | tee "$work/dist/smoke.txt"
 grep -q "sqlite 3.* amalgamation" "$work/dist/smoke.txt"
+say "5. sdist: carries what obtains SQLite and zstd, not their sources; builds a working wheel"
+.venv/bin/python -m pip install -q --disable-pip-version-check build==1.6.1
+.venv/bin/python -m build -q --sdist -o "$work/dist/sdist" . >/dev/null
+sdist=$(ls "$work"/dist/sdist/array_logger-*.tar.gz)
+tar tzf "$sdist" > "$work/dist/sdist-files.txt"
+if grep -E '(sqlite3\.[ch]|zstd\.h|/lib/compress/)$' "$work/dist/sdist-files.txt"; then
+  echo "packaging: the sdist contains third-party sources"; exit 1
+fi
+grep -q "cmake/obtain_sqlite_amalgamation.sh" "$work/dist/sdist-files.txt"
+.venv/bin/python -m pip wheel -q --disable-pip-version-check --no-deps -w "$work/dist/from-sdist" "$sdist" >/dev/null
+python3 -m venv "$work/venv-sdist"
+"$work/venv-sdist/bin/python" -m pip install -q --disable-pip-version-check "$work"/dist/from-sdist/array_logger-*.whl
+(cd / && env -i HOME="$HOME" PATH="$work/venv-sdist/bin" "$work/venv-sdist/bin/python" "$repo/scripts/wheel_smoke.py")
 say "all passed"
