@@ -234,3 +234,42 @@ def test_reader_of_a_file_with_a_hot_journal_leaves_it_untouched(tmp_path: Path)
     assert batch.keys["i"].tolist() == list(range(200))  # the committed state
     assert np.array_equal(batch.arrays[:, 0], np.arange(200, dtype=np.float64))
     assert (db.read_bytes(), journal.read_bytes()) == before
+
+
+def test_full_disk_on_a_small_tmpfs(tmp_path: Path) -> None:
+    if os.getuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (the RLIMIT_FSIZE test covers the error path)")
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], check=True)
+    try:
+        code = """
+            import sys, numpy as np, array_logger
+            lg = array_logger.Logger(sys.argv[1], compression_level=None, handle_signals=False)
+            lg.register("x", keys=["i"], shape=(1024,), dtype="float32", commit_threshold_rows=10)
+            flushed = 0
+            try:
+                for i in range(100_000):
+                    lg.log("x", {"i": i}, np.full(1024, i, np.float32))
+                    if i % 50 == 49:
+                        lg.flush()
+                        flushed = i + 1
+            except OSError as exc:
+                print("error", type(exc).__name__, flushed, flush=True)
+                try:
+                    lg.close()
+                except OSError:
+                    pass
+        """
+        done = run_child(code, str(mnt))
+        assert done.returncode == 0, done.stderr
+        word, kind, flushed = done.stdout.split()
+        assert (word, kind) == ("error", "StorageError") and int(flushed) >= 50
+        with array_logger.open_reader(mnt / "x.db") as reader:
+            batch = reader.read_all()
+        n = len(batch.arrays)
+        assert n >= int(flushed)
+        assert batch.keys["i"].tolist() == list(range(n))
+        assert np.array_equal(batch.arrays[:, 0], np.arange(n, dtype=np.float32))
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
