@@ -42,6 +42,13 @@ std::vector<float> values_for(std::int64_t row, std::size_t n) {
   return v;
 }
 
+LoggerOptions plain_options(const fs::path& root) {
+  LoggerOptions o;
+  o.root = root;
+  o.compression_level = std::nullopt;
+  return o;
+}
+
 std::int64_t count_with_sqlite(const fs::path& db) {
   sqlite3* raw = nullptr;
   REQUIRE(sqlite3_open_v2(db.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
@@ -59,10 +66,7 @@ std::int64_t count_with_sqlite(const fs::path& db) {
 TEST_CASE("rows round-trip byte for byte, keys keep their types") {
   TempDir dir;
   {
-    LoggerOptions o;
-    o.root = dir.path;
-    o.compression_level = std::nullopt;
-    Logger lg(o);
+    Logger lg(plain_options(dir.path));
     auto id = lg.register_array("q", spec({"episode", "tag"}, {3, 4}));
     for (std::int64_t r = 0; r < 1000; ++r) {
       auto v = values_for(r, 12);
@@ -125,9 +129,7 @@ TEST_CASE("compression at close, transparent reading, resume from .db.zst") {
 
 TEST_CASE("meta mismatch, duplicate names and bad input leave the logger usable") {
   TempDir dir;
-  LoggerOptions o;
-  o.root = dir.path;
-  o.compression_level = std::nullopt;
+  const LoggerOptions o = plain_options(dir.path);
   {
     Logger lg(o);
     lg.register_array("a", spec({"k"}, {2}));
@@ -152,10 +154,7 @@ TEST_CASE("meta mismatch, duplicate names and bad input leave the logger usable"
 
 TEST_CASE("time threshold commits without close; flush commits everything") {
   TempDir dir;
-  LoggerOptions o;
-  o.root = dir.path;
-  o.compression_level = std::nullopt;
-  Logger lg(o);
+  Logger lg(plain_options(dir.path));
   RegisterOptions ro;
   ro.commit_threshold_rows = 1'000'000;
   ro.commit_threshold_seconds = 0.2;
@@ -175,9 +174,7 @@ TEST_CASE("time threshold commits without close; flush commits everything") {
 
 TEST_CASE("many threads log concurrently through a small buffer") {
   TempDir dir;
-  LoggerOptions o;
-  o.root = dir.path;
-  o.compression_level = std::nullopt;
+  LoggerOptions o = plain_options(dir.path);
   o.buffer_bytes = 1 << 16;  // forces producers to wait for the writer
   Logger lg(o);
   auto id = lg.register_array("m", spec({"thread", "i"}, {16}, "int32"));
@@ -205,9 +202,7 @@ TEST_CASE("many threads log concurrently through a small buffer") {
 
 TEST_CASE("shuffle-zstd blobs decode transparently") {
   TempDir dir;
-  LoggerOptions o;
-  o.root = dir.path;
-  o.compression_level = std::nullopt;
+  const LoggerOptions o = plain_options(dir.path);
   {
     Logger lg(o);
     RegisterOptions ro;
