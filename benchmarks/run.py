@@ -744,7 +744,7 @@ MISS_NOTES = {
                 "does; the producer side of log() is ~850 instructions (callgrind), the Python "
                 "loop and dict building about as many again. What is left to cut is ours: the "
                 "dict walk and the ndarray checks (~300 instructions); log_many() skips the "
-                "Python loop entirely (0.7 µs per row here, writer-bound).\n",
+                "Python loop entirely (0.7 µs per row here, writer-bound).",
     "M µs/log": "As for S (raw `f.write` is 0.8 µs here); M's 200-byte rows also keep the "
                 "writer busy, and the producer waits for buffer space when it falls behind "
                 "(see M end to end).",
