@@ -299,19 +299,24 @@ def test_both_db_and_db_zst_left_by_a_crash(tmp_path: Path) -> None:
     assert check_prefix(tmp_path / "x.db.zst", 21) == 21
 
 
+# Logs ROWS rows under the given thresholds, reports it, then idles until
+# killed: whatever is on disk afterwards was committed by the thresholds alone.
+LOG_THEN_IDLE = """
+    import sys, time, numpy as np, array_logger
+    rows, commit_rows, commit_seconds = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    lg = array_logger.Logger(sys.argv[1], None)
+    lg.register("x", keys=["i"], shape=(32,), dtype="float64",
+                commit_threshold_rows=commit_rows, commit_threshold_seconds=commit_seconds)
+    for i in range(rows):
+        lg.log("x", {"i": i}, np.arange(32, dtype=np.float64) + i * 1000.0)
+    print("logged", flush=True)
+    while True:
+        time.sleep(0.05)
+"""
+
+
 def test_commit_threshold_seconds_commits_without_flush(tmp_path: Path) -> None:
-    code = """
-        import sys, time, numpy as np, array_logger
-        lg = array_logger.Logger(sys.argv[1], None)
-        lg.register("x", keys=["i"], shape=(32,), dtype="float64",
-                    commit_threshold_rows=1_000_000, commit_threshold_seconds=0.2)
-        for i in range(40):
-            lg.log("x", {"i": i}, np.arange(32, dtype=np.float64) + i * 1000.0)
-        print("logged", flush=True)
-        while True:
-            time.sleep(0.05)
-    """
-    child = start_child(code, str(tmp_path))
+    child = start_child(LOG_THEN_IDLE, str(tmp_path), "40", "1000000", "0.2")
     try:
         assert child.stdout.readline().strip() == "logged"
         time.sleep(1.5)
@@ -322,18 +327,7 @@ def test_commit_threshold_seconds_commits_without_flush(tmp_path: Path) -> None:
 
 
 def test_commit_threshold_rows_commits_without_flush(tmp_path: Path) -> None:
-    code = """
-        import sys, time, numpy as np, array_logger
-        lg = array_logger.Logger(sys.argv[1], None)
-        lg.register("x", keys=["i"], shape=(32,), dtype="float64",
-                    commit_threshold_rows=10, commit_threshold_seconds=3600)
-        for i in range(95):
-            lg.log("x", {"i": i}, np.arange(32, dtype=np.float64) + i * 1000.0)
-        print("logged", flush=True)
-        while True:
-            time.sleep(0.05)
-    """
-    child = start_child(code, str(tmp_path))
+    child = start_child(LOG_THEN_IDLE, str(tmp_path), "95", "10", "3600")
     try:
         assert child.stdout.readline().strip() == "logged"
         deadline = time.time() + 10
