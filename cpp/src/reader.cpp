@@ -82,6 +82,42 @@ bool has_hot_journal(const std::filesystem::path& db) {
   return !ec && size > 0;
 }
 
+// A rollback-journal database (every file array_logger has closed, and every
+// decompressed .db.zst copy) is a whole number of pages, at least as many as
+// its header says. SQLite would read the missing tail of a truncated file as
+// zeros, i.e. return altered rows: refuse such a file instead. WAL-mode files
+// are skipped (their pages may legitimately live in the -wal file). The
+// check runs inside a read transaction, so no writer can commit meanwhile.
+void check_not_truncated(Database& db, const std::filesystem::path& file, const std::string& shown) {
+  detail::Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return;  // SQLite reports what is wrong when reading
+  unsigned char header[20];
+  if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return;
+  if (std::memcmp(header, "SQLite format 3", 16) != 0 || header[18] != 1) return;
+  auto pragma = [&](const char* sql) -> std::int64_t {
+    StmtPtr st = db.prepare(sql);
+    const int rc = sqlite3_step(st.get());
+    if (rc != SQLITE_ROW) db.fail(rc, sql);
+    return sqlite3_column_int64(st.get(), 0);
+  };
+  db.exec("BEGIN");
+  std::int64_t page_size = 0, page_count = 0;
+  struct stat sb {};
+  try {
+    page_count = pragma("PRAGMA page_count");  // takes the read lock, held until COMMIT
+    page_size = pragma("PRAGMA page_size");
+    if (::fstat(fd.get(), &sb) != 0) sb.st_size = 0;
+  } catch (...) {
+    sqlite3_exec(db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  db.exec("COMMIT");
+  const std::int64_t size = sb.st_size;
+  if (page_size > 0 && size > 0 && (size % page_size != 0 || size < page_count * page_size))
+    throw CorruptFile(shown + " is truncated: " + std::to_string(size) + " bytes, but its header describes " +
+                      std::to_string(page_count) + " pages of " + std::to_string(page_size) + " bytes");
+}
+
 struct DCtxFree {
   void operator()(ZSTD_DCtx* c) const noexcept { ZSTD_freeDCtx(c); }
 };
@@ -303,6 +339,7 @@ Reader::Reader(const std::filesystem::path& path) : impl_(std::make_unique<Impl>
   // Memory-mapped reads: pages are read in place instead of being copied
   // into SQLite's page cache with a pread() each (large blobs span many).
   sqlite3_exec(r.db.get(), "PRAGMA mmap_size=1099511627776", nullptr, nullptr, nullptr);
+  check_not_truncated(r.db, r.temp_path.empty() ? r.path : r.temp_path, r.path.string());
   try {
     r.meta = decode_meta(detail::read_meta_rows(r.db));
     // Meta that lies (a shape of 80 GB per row, ...) is refused here, before

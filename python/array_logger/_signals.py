@@ -34,6 +34,9 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     elif previous == signal.SIG_IGN:
         return
     else:  # SIG_DFL (or None: a handler not installed from Python): end as asked
+        from ._reader import _close_open_readers
+
+        _close_open_readers()  # the process ends: remove decompressed .db.zst copies too
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
 
