@@ -113,9 +113,8 @@ class Worker:
         return result
 
     def close(self) -> None:
-        self.proc.stdin.close()
-        self.proc.wait(timeout=30)
-        assert self.proc.returncode == 0, self.proc.stderr.read()[-3000:]
+        _, err = self.proc.communicate(timeout=30)  # closes stdin: the worker ends
+        assert self.proc.returncode == 0, err[-3000:]
 
 
 def make_pristine(directory: Path) -> Path:
