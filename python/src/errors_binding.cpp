@@ -2,6 +2,7 @@
 // Each also derives from the builtin users already catch (ValueError,
 // RuntimeError, OSError), as SPEC.md promises.
 #include <cerrno>
+#include <cstring>
 
 #include "array_logger/errors.hpp"
 #include "bindings.hpp"
@@ -28,6 +29,15 @@ PyObject* g_state = nullptr;
 PyObject* g_storage = nullptr;
 PyObject* g_corrupt = nullptr;
 
+// Messages can quote bytes from a damaged file: decode leniently, so that the
+// error raised is ours and not a UnicodeDecodeError about the message.
+void set_error(PyObject* cls, const char* what) {
+  PyObject* msg = PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)), "replace");
+  if (msg == nullptr) return;  // MemoryError is set
+  PyErr_SetObject(cls, msg);
+  Py_DECREF(msg);
+}
+
 }  // namespace
 
 void bind_errors(py::module_& m) {
@@ -47,19 +57,22 @@ void bind_errors(py::module_& m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const MetaMismatch& e) {
-      PyErr_SetString(g_meta_mismatch, e.what());
+      set_error(g_meta_mismatch, e.what());
     } catch (const InvalidArgument& e) {
-      PyErr_SetString(g_validation, e.what());
+      set_error(g_validation, e.what());
     } catch (const StateError& e) {
-      PyErr_SetString(g_state, e.what());
+      set_error(g_state, e.what());
     } catch (const CorruptFile& e) {
-      PyErr_SetString(g_corrupt, e.what());
+      set_error(g_corrupt, e.what());
     } catch (const StorageError& e) {
       // OSError(errno, message): a missing file is the builtin FileNotFoundError.
       PyObject* cls = e.sys_errno() == ENOENT ? PyExc_FileNotFoundError : g_storage;
+      py::object msg = py::reinterpret_steal<py::object>(
+          PyUnicode_DecodeUTF8(e.what(), static_cast<Py_ssize_t>(std::strlen(e.what())), "replace"));
+      if (!msg) return;
       py::object err = e.sys_errno() ? py::reinterpret_steal<py::object>(
-                                           PyObject_CallFunction(cls, "is", e.sys_errno(), e.what()))
-                                     : py::reinterpret_steal<py::object>(PyObject_CallFunction(cls, "s", e.what()));
+                                           PyObject_CallFunction(cls, "iO", e.sys_errno(), msg.ptr()))
+                                     : py::reinterpret_steal<py::object>(PyObject_CallFunction(cls, "O", msg.ptr()));
       if (err) PyErr_SetObject(cls, err.ptr());
     }
   });

@@ -14,12 +14,24 @@
 namespace array_logger::py_binding {
 namespace {
 
+// Text from the file as a Python str; bytes that are not UTF-8 mean the file
+// is damaged (we only ever write UTF-8), reported as CorruptFile.
+py::object text_or_corrupt(std::string_view text, const char* what) {
+  PyObject* o = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "strict");
+  if (o == nullptr) {
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) throw py::error_already_set();
+    PyErr_Clear();
+    throw CorruptFile(std::string(what) + " is not valid UTF-8");
+  }
+  return py::reinterpret_steal<py::object>(o);
+}
+
 py::object key_to_py(const KeyRef& k) {
   PyObject* o;
   switch (k.kind) {
     case KeyRef::Kind::Integer: o = PyLong_FromLongLong(k.integer); break;
     case KeyRef::Kind::Real: o = PyFloat_FromDouble(k.real); break;
-    default: o = PyUnicode_FromStringAndSize(k.text.data(), static_cast<Py_ssize_t>(k.text.size()));
+    default: return text_or_corrupt(k.text, "a text key value");
   }
   if (o == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::object>(o);
@@ -144,7 +156,7 @@ class PyReader {
     }
     const ArraySpec& spec = reader_->spec();
     dtype_ = py::dtype(std::string(spec.dtype->name));
-    for (const auto& k : spec.keys) key_names_.push_back(py::str(k));
+    for (const auto& k : spec.keys) key_names_.push_back(text_or_corrupt(k, "a key name in meta"));
   }
 
   PyCursor query(const std::string& where, const py::object& params) {
@@ -195,7 +207,13 @@ class PyReader {
   bool closed() const { return reader_->closed(); }
   py::dict meta() const {
     py::dict d;
-    for (const auto& [k, v] : reader_->meta()) d[py::str(k)] = py::str(v);
+    // Informational text: undecodable bytes are kept as surrogate escapes.
+    auto lenient = [](const std::string& t) {
+      PyObject* o = PyUnicode_DecodeUTF8(t.data(), static_cast<Py_ssize_t>(t.size()), "surrogateescape");
+      if (o == nullptr) throw py::error_already_set();
+      return py::reinterpret_steal<py::object>(o);
+    };
+    for (const auto& [k, v] : reader_->meta()) d[lenient(k)] = lenient(v);
     return d;
   }
   py::tuple shape() const {
@@ -204,7 +222,11 @@ class PyReader {
     return t;
   }
   py::dtype dtype() const { return dtype_; }
-  std::vector<std::string> keys() const { return reader_->spec().keys; }
+  py::list keys() const {
+    py::list out;
+    for (const auto& k : key_names_) out.append(k);
+    return out;
+  }
   int format_version() const { return reader_->format_version(); }
   std::string path() const { return reader_->path().string(); }
 
