@@ -18,7 +18,7 @@ jobs="$(nproc)"
 work="$repo/build/packaging"
 rm -rf "$work/prefix" "$work/data" "$work/dist" "$work/venv" "$work/venv-sdist"
 mkdir -p "$work/data"
-say() { echo "packaging: $*"; }
+say() { echo "packaging: [${SECONDS}s] $*"; }
 
 say "1. install + find_package consumer"
 cmake -S . -B "$work/core" -G Ninja -DCMAKE_BUILD_TYPE=Release -DARRAY_LOGGER_BUILD_TESTS=OFF \
@@ -56,6 +56,9 @@ say "4. wheel"
 wheel=$(ls "$work"/dist/raw/array_logger-*.whl)
 .venv/bin/auditwheel show "$wheel" | tee "$work/dist/show.txt"
 grep -q "manylinux_" "$work/dist/show.txt"
+if grep -Eiq "libsqlite3|libzstd" "$work/dist/show.txt"; then
+  echo "packaging: the extension links an external SQLite or zstd"; exit 1
+fi
 .venv/bin/auditwheel repair -w "$work/dist" "$wheel"
 fixed=$(ls "$work"/dist/array_logger-*manylinux*.whl)
 # The repaired wheel must not carry any grafted library (SQLite, zstd are inside).
@@ -63,6 +66,8 @@ if unzip -l "$fixed" | grep -q "array_logger.libs/"; then
   echo "packaging: the wheel needed external libraries:"; unzip -l "$fixed" | grep "array_logger.libs/"; exit 1
 fi
 python3 -m venv "$work/venv"
+# The smoke test's PATH holds the fresh venv only: no compiler on it.
+env -i PATH="$work/venv/bin" /bin/sh -c '! command -v cc && ! command -v gcc && ! command -v c++ && ! command -v cmake' >/dev/null
 "$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$fixed"
 (cd / && env -i HOME="$HOME" PATH="$work/venv/bin" "$work/venv/bin/python" "$repo/scripts/wheel_smoke.py") | tee "$work/dist/smoke.txt"
 grep -q "sqlite 3.* amalgamation" "$work/dist/smoke.txt"
