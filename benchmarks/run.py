@@ -35,7 +35,7 @@ SPE = 100                   # steps per episode
 POOL = 100                  # distinct pre-generated arrays for non-C workloads
 MASK64 = (1 << 64) - 1
 ALL_PEERS = ["array_logger", "baseline", "h5py", "raw", "lmdb"]
-ALL_WORKLOADS = ["S", "M", "L", "XL", "C"]
+ALL_WORKLOADS = ["S", "M", "L", "XL", "C", "C1M", "T"]
 C_LEVELS = [None, 3, 22]
 
 # name -> (count, shape, content)
@@ -45,7 +45,13 @@ WORKLOADS = {
     "L": (20_000, (100, 50), "random"),
     "XL": (1_000, (512, 512), "random"),
     "C": (100_000, (10, 5), "randomwalk"),
+    "C1M": (1_000_000, (10, 5), "randomwalk"),  # C at 1M rows, level 22 only
 }
+# T: the training script of issue 9 (run_training_case): 3 agents x (50, 10)
+# float32 random-walk Q-values and a (1,) loss per step, 100 episodes x 50
+# steps, a (64, 32) weight matrix every 10 episodes, one filtered read; all
+# defaults (compression_level=22).
+T_EPISODES, T_STEPS, T_AGENTS = 100, 50, 3
 
 
 # --------------------------------------------------------------------------
@@ -86,9 +92,16 @@ def case_spec(workload, quick):
     if quick:
         count //= 100
     # "shuffle": no close-time compression, array_logger's per-blob
-    # byte-shuffle + zstd filter instead.
+    # byte-shuffle + zstd filter instead. "22plain": level 22 with
+    # compression_mode="plain" (one frame of the whole file, as 2.0.0 did).
+    lvl = lvl.removesuffix("plain")
     level = None if lvl in ("", "none", "None") else ("shuffle" if lvl == "shuffle" else int(lvl))
     return base, count, shape, content, level
+
+
+def case_mode(workload):
+    """compression_mode of a case: 'plain' for the C@22plain-style cases."""
+    return "plain" if workload.endswith("plain") else "adaptive"
 
 
 def make_inputs(count, shape, content, seed=12345):
@@ -239,8 +252,14 @@ class ArrayLoggerPeer(_SeedAPIPeer):
         import array_logger
         self.module = array_logger
 
+    mode = "adaptive"
+
     def setup(self, root, shape, level, count):
         if level != "shuffle":
+            if self.mode != "adaptive":
+                self.module.init(root, compression_level=level, compression_mode=self.mode)
+                self.module.register(NAME, KEYS, shape, "float32")
+                return None
             return super().setup(root, shape, level, count)
         self.module.init(root, compression_level=None)
         self.module.register(NAME, KEYS, shape, "float32", shuffle_zstd=True)
@@ -429,8 +448,11 @@ def _dir_bytes(root):
 # one case (runs in its own subprocess)
 # --------------------------------------------------------------------------
 def run_case(peer_name, workload, quick, keep=False):
+    if workload == "T":
+        return run_training_case(peer_name, quick, keep)
     base, count, shape, content, level = case_spec(workload, quick)
     peer = PEERS[peer_name]()
+    peer.mode = case_mode(workload)
     if level is not None and not peer.can_compress:
         raise SystemExit(f"{peer_name} cannot compress")
     # Peers that take ~1 ms per call run a capped number of rows: their
@@ -458,15 +480,22 @@ def run_case(peer_name, workload, quick, keep=False):
         t1 = time.perf_counter()
         peer.loop(episodes, spe, n_ep)
         t2 = time.perf_counter()
+        loop_peak = _maxrss_kib()
+        _reset_peak()
+        rss_close0 = _rss_kib()
         peer.close()
         t3 = time.perf_counter()
-        write_peak = _maxrss_kib()
+        close_peak = _maxrss_kib()
+        write_peak = max(loop_peak, close_peak)
         res.update({
             "setup_s": t1 - t0, "loop_s": t2 - t1, "close_s": t3 - t2,
             "total_s": t3 - t0, "us_per_log": (t2 - t1) / count * 1e6,
             "bytes_on_disk": _dir_bytes(root),
             "rss_before_mib": rss0 / 1024,
             "peak_rss_write_mib": max(0, write_peak - (rss0 if peak_ok else max0)) / 1024,
+            # close alone (commit, checkpoint, compression), above the RSS
+            # right before close(): issue 9's memory target.
+            "peak_rss_close_mib": max(0, close_peak - rss_close0) / 1024 if peak_ok else None,
             "peak_method": "ru_maxrss after clear_refs reset" if peak_ok
                            else "ru_maxrss delta (no reset)",
         })
@@ -503,6 +532,86 @@ def run_case(peer_name, workload, quick, keep=False):
         res["expected_checksum"] = expected
         res["checksums"] = checks
         res["checksum_ok"] = bool(checks) and all(v == expected for v in checks.values())
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return res
+
+
+def _walk(rng, rows, m, step=0.01):
+    """(rows, m) float32 random walk, continuous across rows."""
+    w = np.cumsum(rng.standard_normal(rows * m) * step)
+    return w.astype(np.float32).reshape(rows, m)
+
+
+def run_training_case(peer_name, quick, keep=False):
+    """Issue 9's training script, end to end at the defaults (module API):
+    init (compression_level=22), register 5 names, log, close, one filtered
+    read. The whole run is timed; so are its phases."""
+    peer = PEERS[peer_name]()
+    mod = peer.module
+    episodes = T_EPISODES // 10 if quick else T_EPISODES
+    rng = np.random.default_rng(2024)
+    steps = episodes * T_STEPS
+    q = [_walk(rng, steps, 500).reshape(steps, 50, 10) for _ in range(T_AGENTS)]
+    loss = _walk(rng, steps, 1)
+    weights = rng.standard_normal((episodes // 10 + 1, 64, 32)).astype(np.float32)
+    for a in (*q, loss, weights):
+        a += 0  # prefault
+    names = [f"q_agent{a}" for a in range(T_AGENTS)]
+    root = os.path.join(WORK, f"{peer_name}_T_{os.getpid()}")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    res = {"peer": peer_name, "workload": "T", "base": "T", "count": steps * (T_AGENTS + 1) + len(weights),
+           "shape": [50, 10], "level": 22, "quick": quick, "row_bytes": 2000}
+    try:
+        gc.collect()
+        _reset_peak()
+        rss0 = _rss_kib()
+        t0 = time.perf_counter()
+        mod.init(root)
+        for n in names:
+            mod.register(n, ["episode", "step"], (50, 10), "float32")
+        mod.register("loss", ["episode", "step"], (1,), "float32")
+        mod.register("weights", ["episode"], (64, 32), "float32")
+        t1 = time.perf_counter()
+        log = mod.log
+        i = 0
+        for e in range(episodes):
+            for s in range(T_STEPS):
+                kv = {"episode": e, "step": s}
+                for a in range(T_AGENTS):
+                    log(names[a], kv, q[a][i])
+                log("loss", kv, loss[i])
+                i += 1
+            if e % 10 == 0:
+                log("weights", {"episode": e}, weights[e // 10])
+        t2 = time.perf_counter()
+        loop_peak = _maxrss_kib()
+        _reset_peak()
+        rss_close0 = _rss_kib()
+        mod.close()
+        t3 = time.perf_counter()
+        close_peak = _maxrss_kib()
+        last = episodes - 1
+        r = mod.open_reader(os.path.join(root, names[0] + ".db"))
+        try:
+            got = [(kd["step"], np.array(a)) for kd, a in r.iterate(where_clause="episode = ?", params=(last,))]
+        finally:
+            r.close()
+        t4 = time.perf_counter()
+        ok = [s for s, _ in got] == list(range(T_STEPS)) and all(
+            np.array_equal(a, q[0][last * T_STEPS + s]) for s, a in got)
+        res.update({
+            "setup_s": t1 - t0, "loop_s": t2 - t1, "close_s": t3 - t2, "read_s": t4 - t3,
+            "total_s": t4 - t0, "us_per_log": (t2 - t1) / res["count"] * 1e6,
+            "bytes_on_disk": _dir_bytes(root), "rss_before_mib": rss0 / 1024,
+            "peak_rss_write_mib": max(0, max(loop_peak, close_peak) - rss0) / 1024,
+            "peak_rss_close_mib": max(0, close_peak - rss_close0) / 1024,
+            "expected_checksum": f"{T_STEPS} rows of episode {last}",
+            "checksums": {"filtered read": f"{len(got)} rows" + ("" if ok else " WRONG")},
+            "checksum_ok": bool(ok),
+        })
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -576,7 +685,18 @@ def _cases(peers, workloads):
                         continue
                     out.append((p, f"C@{'none' if lvl is None else lvl}"))
                 if p == "array_logger":
+                    out.append((p, "C@22plain"))  # the size reference of issue 9
                     out.append((p, "C@shuffle"))
+            elif wl in ("C1M", "T"):
+                # Issue 9's close-time workloads: the loggers that compress.
+                if p not in ("array_logger", "baseline"):
+                    continue
+                if wl == "T":
+                    out.append((p, "T"))
+                else:
+                    out.append((p, "C1M@22"))
+                    if p == "array_logger":
+                        out.append((p, "C1M@22plain"))
             else:
                 out.append((p, wl))
     return out
@@ -727,6 +847,7 @@ def write_report(path, results, info, args, skipped, wall):
 
     if have_al and not args.quick:
         L.extend(targets_section(by))
+        L.extend(close_targets_section(by))
     L.append("## Raw results (JSON lines)\n")
     L.append("<details><summary>one line per case</summary>\n\n```")
     for r in results:
@@ -848,6 +969,43 @@ def targets_section(by):
             L.append(f"- **{name}**: {MISS_NOTES[key]}")
     if missed:
         L.append("")
+    return L
+
+
+def close_targets_section(by):
+    """Issue 9: close() at the default level 22, against the pure-Python baseline."""
+    def get(p, wl, key):
+        r = by.get((p, wl))
+        return None if r is None or "error" in r else r.get(key)
+
+    rows = []
+
+    def target(name, value, ok, goal, fmt):
+        if value is not None:
+            rows.append((name, fmt.format(value), goal, ok(value)))
+
+    b, a = get("baseline", "T", "total_s"), get("array_logger", "T", "total_s")
+    if b and a:
+        target("T (training script, defaults) end to end vs baseline", b / a, lambda v: v >= 3, "≥ 3×", "{:.2f}×")
+    for wl in ("C@22", "C1M@22"):
+        b, a = get("baseline", wl, "close_s"), get("array_logger", wl, "close_s")
+        if b and a:
+            target(f"{wl} close vs baseline", b / a, lambda v: v >= 3.5, "≥ 3.5×", "{:.2f}×")
+        size, plain = get("array_logger", wl, "bytes_on_disk"), get("array_logger", wl + "plain", "bytes_on_disk")
+        if size and plain:
+            target(f"{wl} .db.zst size / plain level-22 pass", size / plain, lambda v: v <= 1.02, "≤ 1.02", "{:.4f}")
+    peaks = [get("array_logger", wl, "peak_rss_close_mib") for wl in ("T", "C@22", "C1M@22")]
+    peaks = [p for p in peaks if p is not None]
+    if peaks:
+        target("peak RSS during close at level 22 (MiB above the interpreter)", max(peaks),
+               lambda v: v < 100, "< 100", "{:.0f}")
+    if not rows:
+        return []
+    L = ["## Targets (issue 9: close at the default level 22) in this run\n",
+         "| target | measured | goal | met |", "|---|---:|---|---|"]
+    for name, value, goal, ok in rows:
+        L.append(f"| {name} | {value} | {goal} | {'yes' if ok else '**no**'} |")
+    L.append("")
     return L
 
 
