@@ -20,8 +20,12 @@ namespace {
 constexpr std::size_t kReleaseGilBytes = 1u << 20;
 
 bool is_mapping(py::handle obj) {
-  static py::object mapping = py::module_::import("collections.abc").attr("Mapping");  // leaked on purpose
-  return py::isinstance(obj, mapping);
+  // Never destroyed (see numpy() in py_convert.cpp): no Python object may be
+  // released by a C++ destructor at process exit.
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> mapping;
+  return py::isinstance(obj, mapping.call_once_and_store_result([] {
+    return py::object(py::module_::import("collections.abc").attr("Mapping"));
+  }).get_stored());
 }
 
 class PyLogger {
@@ -200,9 +204,17 @@ class PyLogger {
 };
 
 // The logger behind module-level init()/log()/close(): kept here so that
-// array_logger.log is a single C++ call.
-py::object g_default_owner;
+// array_logger.log is a single C++ call. A plain PyObject* (a strong
+// reference dropped by _set_default(None) and the exit hook), not a
+// py::object: a global's destructor would run after the interpreter is gone.
+PyObject* g_default_owner = nullptr;
 PyLogger* g_default = nullptr;
+
+void set_default_owner(py::handle logger) {
+  PyObject* old = g_default_owner;
+  g_default_owner = logger ? logger.inc_ref().ptr() : nullptr;
+  Py_XDECREF(old);
+}
 
 // log() runs a million times per run, so it bypasses pybind11's generic
 // dispatcher: a METH_FASTCALL function parses its three arguments itself
@@ -303,10 +315,10 @@ void bind_logger(py::module_& m) {
       [](py::object logger) {
         if (logger.is_none()) {
           g_default = nullptr;
-          g_default_owner = py::none();
+          set_default_owner(py::handle());
         } else {
           g_default = &logger.cast<PyLogger&>();
-          g_default_owner = logger;
+          set_default_owner(logger);
         }
       },
       py::arg("logger"));
@@ -322,7 +334,7 @@ void bind_logger(py::module_& m) {
   auto atexit = py::module_::import("atexit");
   atexit.attr("register")(py::cpp_function([] {
     g_default = nullptr;
-    g_default_owner = py::object();
+    set_default_owner(py::handle());
   }));
 }
 
