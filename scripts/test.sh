@@ -7,7 +7,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/setup.sh"
 cd "$repo"
 bash scripts/cpp_tests.sh
-.venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements-test-extra.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements-test-extra.txt \
+  -r scripts/requirements-analysis.txt  # the analysis extras, pinned (~90 s the first time)
 # Run from a directory where ./python is not importable: test the installed package.
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
 bash scripts/packaging_tests.sh
