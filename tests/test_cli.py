@@ -4,6 +4,7 @@ prints, its --json output, and its exit status (0 ok, 1 damage, 2 usage)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 import array_logger
-from al_helpers import child_env
+from al_helpers import child_env, run_child
 
 CONSOLE_SCRIPT = Path(sys.executable).parent / "array-logger"
 
@@ -62,9 +63,58 @@ def test_help_shows_examples_and_exit_codes() -> None:
     proc = cli("--help")
     assert proc.returncode == 0
     assert "examples:" in proc.stdout and "array-logger export" in proc.stdout and "exit status" in proc.stdout
-    for command in ("ls", "info", "head", "tail", "count", "stats", "verify", "merge", "export", "plot"):
-        sub = cli(command, "--help")
-        assert sub.returncode == 0 and "example:" in sub.stdout and f"array-logger {command}" in sub.stdout
+    assert cli("stats", "--help").stdout.count("array-logger stats") >= 1
+    # every command's own help, in one child process
+    proc = run_child(
+        """
+        import contextlib, io
+        from array_logger.cli import main
+        for command in ("ls", "info", "head", "tail", "count", "stats", "verify", "merge", "export", "plot"):
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                try:
+                    main([command, "--help"])
+                except SystemExit as e:
+                    assert e.code == 0, (command, e.code)
+            text = out.getvalue()
+            assert "example:" in text and f"array-logger {command}" in text, (command, text)
+        print("ok")
+        """)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_export_shows_a_progress_bar_on_a_terminal(run: dict, tmp_path: Path) -> None:
+    pytest.importorskip("tqdm")
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main_fd, child_fd = pty.openpty()
+    fcntl.ioctl(child_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    try:
+        proc = subprocess.run([sys.executable, "-m", "array_logger", "export", str(run["logs"] / "q.db"),
+                               "-o", str(tmp_path / "q.npz")], env=child_env(), stdout=subprocess.PIPE,
+                              stderr=child_fd, timeout=120)
+        os.close(child_fd)
+        child_fd = -1
+        chunks = []
+        while True:
+            try:
+                data = os.read(main_fd, 4096)
+            except OSError:  # EIO: the terminal's other side is closed and drained
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if child_fd >= 0:
+            os.close(child_fd)
+        os.close(main_fd)
+    text = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0, text
+    assert "60/60" in text and "rows" in text and "100%|" in text, text  # tqdm's bar, not plain lines
+    assert "% (60/60 rows)" not in text
 
 
 def test_ls(run: dict) -> None:

@@ -157,11 +157,11 @@ class ArrayReader:
 
         n = self.count(where_clause, params)
         size = _rows.check_batch_rows(batch_rows, self.shape, self.dtype)
-        kinds = _rows.key_kinds(self, where_clause, params, n)
         params = tuple(params) if params is not None else None
         return _rows.Rows(
-            shape=self.shape, dtype=self.dtype, keys=self.keys, meta=self.meta, count=n, key_kinds=kinds,
-            batches=lambda: _rows.rowid_batches(self, where_clause, params, size), batch_rows=size,
+            shape=self.shape, dtype=self.dtype, keys=self.keys, meta=self.meta, count=n,
+            batches=lambda: _rows.rowid_batches(self, where_clause, params, size),
+            find_key_kinds=lambda: _rows.key_kinds(self, where_clause, params, n), batch_rows=size,
         )
 
     def to_arrow(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None, *,

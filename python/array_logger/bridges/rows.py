@@ -41,7 +41,7 @@ DEFAULT_BATCH_ROWS = 65536
 DEFAULT_BATCH_BYTES = 32 << 20
 
 
-@dataclass(frozen=True)
+@dataclass
 class Rows:
     """Selected rows of one array name, ready to be streamed.
 
@@ -49,11 +49,13 @@ class Rows:
         shape, dtype, keys: what every row holds (the file's spec).
         meta: the file's meta rows (text), as ``ArrayReader.meta``.
         count: number of rows ``batches()`` yields in total.
-        key_kinds: ``{key: "int" | "float" | "text" | "mixed"}`` over those rows.
         batches: a callable returning a fresh iterator of ``Batch`` objects,
             each at most ``batch_rows`` rows; calling it again streams again
             (statistics make several passes).
         batch_rows: the bound on rows per batch.
+        find_key_kinds: a callable returning ``{key: "int" | "float" | "text"
+            | "mixed"}`` over those rows; called once, on first use of
+            :attr:`key_kinds` (statistics and plots never need it).
     """
 
     shape: Tuple[int, ...]
@@ -61,12 +63,25 @@ class Rows:
     keys: List[str]
     meta: Dict[str, str]
     count: int
-    key_kinds: Dict[str, str]
     batches: Callable[[], Iterator[Batch]] = field(repr=False)
+    find_key_kinds: Callable[[], Dict[str, str]] = field(repr=False)
     batch_rows: int = DEFAULT_BATCH_ROWS
+    _kinds: Optional[Dict[str, str]] = field(default=None, repr=False)
+
+    @property
+    def key_kinds(self) -> Dict[str, str]:
+        """``{key: kind}`` (see the module doc), computed on first use."""
+        if self._kinds is None:
+            self._kinds = dict(self.find_key_kinds())
+        return self._kinds
 
     @property
     def row_bytes(self) -> int:
+        """Bytes of one array."""
+        return row_bytes(self.shape, self.dtype)
+
+
+def row_bytes(self) -> int:
         """Bytes of one array."""
         return row_bytes(self.shape, self.dtype)
 

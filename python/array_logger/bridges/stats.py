@@ -24,6 +24,7 @@ docs/ANALYSIS.md explains the choices.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -80,13 +81,23 @@ class _View:
             self.max = np.concatenate([self.max, np.full(extra, _bottom(self.max.dtype), self.max.dtype)])
 
     def add(self, values2d: np.ndarray, raw2d: np.ndarray, cells: np.ndarray) -> None:
-        nan_mask = np.isnan(values2d)
-        ok = ~nan_mask
-        cnt_r = ok.sum(axis=1)
-        sum_r = np.where(ok, values2d, 0.0).sum(axis=1)
-        mean_r = np.divide(sum_r, cnt_r, out=np.zeros_like(sum_r), where=cnt_r > 0)
-        dev = np.where(ok, values2d - mean_r[:, None], 0.0)
-        m2_r = (dev * dev).sum(axis=1)
+        nan_mask = np.isnan(values2d) if raw2d.dtype.kind == "f" else None
+        if nan_mask is not None and not nan_mask.any():
+            nan_mask = None
+        if nan_mask is None:  # the common case: no NaN, no masking passes
+            cnt_r = np.full(values2d.shape[0], values2d.shape[1], np.float64)
+            sum_r = values2d.sum(axis=1)
+            mean_r = sum_r / cnt_r if values2d.shape[1] else np.zeros_like(sum_r)
+            dev = values2d - mean_r[:, None]
+            nan_r = np.zeros(values2d.shape[0])
+        else:
+            ok = ~nan_mask
+            cnt_r = ok.sum(axis=1).astype(np.float64)
+            sum_r = np.where(ok, values2d, 0.0).sum(axis=1)
+            mean_r = np.divide(sum_r, cnt_r, out=np.zeros_like(sum_r), where=cnt_r > 0)
+            dev = np.where(ok, values2d - mean_r[:, None], 0.0)
+            nan_r = nan_mask.sum(axis=1)
+        m2_r = np.einsum("ij,ij->i", dev, dev)
         C = len(self.n)
         n_b = np.bincount(cells, weights=cnt_r, minlength=C)
         s_b = np.bincount(cells, weights=sum_r, minlength=C)
@@ -99,7 +110,7 @@ class _View:
         self.mean = self.mean + delta * frac
         self.m2 = self.m2 + m2_b + delta * delta * self.n * frac
         self.n = n_tot.astype(np.int64)
-        self.nan += np.bincount(cells, weights=nan_mask.sum(axis=1), minlength=C).astype(np.int64)
+        self.nan += np.bincount(cells, weights=nan_r, minlength=C).astype(np.int64)
         # min / max in the raw dtype; float NaNs are skipped by fmin/fmax
         mn = np.fmin.reduce(raw2d, axis=1) if raw2d.shape[1] else None
         mx = np.fmax.reduce(raw2d, axis=1) if raw2d.shape[1] else None
@@ -237,58 +248,84 @@ def compute(rows: Rows, *, by: Optional[str] = None, per_element: bool = True,
     elem_shape = shape + ((2,) if np.dtype(rows.dtype).kind == "c" else ())
     E = int(np.prod(elem_shape, dtype=np.int64))
     raw_dtype = _raw(np.empty(0, _float_view(np.empty((0,) + shape, rows.dtype)).dtype)).dtype
-    views: Dict[str, _View] = {"all": _View(1, raw_dtype)}
-    if per_element:
-        views["per_element"] = _View(E, raw_dtype)
+    # Moments per element; the over-all ones are merged from them exactly.
+    views: Dict[str, _View] = {"per_element": _View(E, raw_dtype)}
     groups: Dict[Any, int] = {}
     if by is not None:
         views["by"] = _View(0, raw_dtype)
 
-    def layouts(batch: Any) -> Iterator[Tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    def prepare(batch: Any) -> Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]:
         raw = _raw(_float_view(np.ascontiguousarray(batch.arrays))).reshape(len(batch.arrays), E)
-        values = raw.astype(np.float64)
-        yield "all", values.reshape(1, -1), raw.reshape(1, -1), np.zeros(1, np.int64)
-        if per_element:
-            yield "per_element", values.T, raw.T, np.arange(E)
+        g = None
         if by is not None:
             g = _group_index(batch.keys[by], groups)
             views["by"].grow(len(groups))
+        return raw, raw.astype(np.float64), g
+
+    def layouts(batch: Any) -> Iterator[Tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+        raw, values, g = prepare(batch)
+        yield "all", values.reshape(1, -1), raw.reshape(1, -1), np.zeros(1, np.int64)
+        yield "per_element", values.T, raw.T, np.arange(E)
+        if g is not None:
             yield "by", values, raw, g
 
-    total_values = rows.count * E * (1 + per_element + (by is not None))
-    collect_all = total_values * 8 <= memory_budget
-    collected: Dict[str, List[Tuple[np.ndarray, np.ndarray]]] = {k: [] for k in views}
+    # One pass when every value fits the budget (as float64): collect them.
+    collect_all = rows.count * E * 8 <= memory_budget
+    collected: List[np.ndarray] = []
+    group_of_row: List[np.ndarray] = []
     for batch in rows.batches():
         if not len(batch.arrays):
             continue
-        for name, values2d, raw2d, cells in layouts(batch):
-            views[name].add(values2d, raw2d, cells)
-            if collect_all:
-                collected[name].append((cells, values2d))
+        raw, values, g = prepare(batch)
+        views["per_element"].add(values.T, raw.T, np.arange(E))
+        if g is not None:
+            views["by"].add(values, raw, g)
+            group_of_row.append(g)
+        if collect_all:
+            collected.append(values)
     results = {name: v.result() for name, v in views.items()}
+    results["all"] = _merge_cells(results["per_element"], views["per_element"].m2)
     if collect_all:
-        for name in views:
-            C = len(views[name].n)
-            med = np.full(C, np.nan)
-            parts = collected[name]
-            if parts:
-                cell = np.concatenate([np.repeat(c, v.shape[1]) for c, v in parts])
-                vals = np.concatenate([v.reshape(-1) for _, v in parts])
-                ok = ~np.isnan(vals)
-                cell, vals = cell[ok], vals[ok]
-                order = np.lexsort((vals, cell))
-                cell, vals = cell[order], vals[order]
-                bounds = np.searchsorted(cell, np.arange(C + 1), side="left")
-                for c in range(C):
-                    seg = vals[bounds[c]:bounds[c + 1]]
-                    if len(seg):
-                        med[c] = _middle(seg)
-            results[name]["median"] = med
-            results[name]["median_error"] = np.zeros(C)
+        X = np.concatenate(collected) if collected else np.empty((0, E))
+        has_nan = bool(np.isnan(X).any())
+        median = np.nanmedian if has_nan else np.median
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN or empty cells give NaN
+            results["per_element"]["median"] = median(X, axis=0) if len(X) else np.full(E, np.nan)
+            results["all"]["median"] = np.array([median(X) if X.size else np.nan])
+            if by is not None:
+                G = np.concatenate(group_of_row) if group_of_row else np.empty(0, np.int64)
+                order = np.argsort(G, kind="stable")
+                bounds = np.searchsorted(G[order], np.arange(len(groups) + 1))
+                results["by"]["median"] = np.array(
+                    [median(X[order[bounds[i]:bounds[i + 1]]]) for i in range(len(groups))])
+        for name in results:
+            results[name]["median_error"] = np.zeros(len(results[name]["count"]))
         exact = True
     else:
+        views["all"] = _View(1, raw_dtype)
+        views["all"].n = results["all"]["count"]
         exact = _median_passes(rows, views, results, layouts, memory_budget)
+    if not per_element:
+        del results["per_element"]
     return _shape_results(rows, results, groups, by, elem_shape, exact)
+
+
+def _merge_cells(r: Dict[str, Any], m2_cells: np.ndarray) -> Dict[str, Any]:
+    """The moments of all cells together, from each cell's (exact pairwise merge)."""
+    n = r["count"]
+    total = int(n.sum())
+    ok = n > 0
+    mean = float((r["mean"][ok] * n[ok]).sum() / total) if total else np.nan
+    m2 = float((np.where(ok, m2_cells, 0.0) + n * np.where(ok, r["mean"] - mean, 0.0) ** 2).sum())
+    mins = r["min"][ok] if r["min"] is not None else np.empty(0)
+    maxs = r["max"][ok] if r["max"] is not None else np.empty(0)
+    return {
+        "count": np.array([total]), "nan": np.array([int(r["nan"].sum())]),
+        "mean": np.array([mean]), "std": np.array([np.sqrt(m2 / total) if total else np.nan]),
+        "min": mins.min(keepdims=True) if len(mins) else None,
+        "max": maxs.max(keepdims=True) if len(maxs) else None,
+    }
 
 
 def _middle(sorted_values: np.ndarray) -> float:
