@@ -110,7 +110,7 @@ def write_npz(rows: Rows, path: "str | os.PathLike[str]", *, progress: Optional[
         if n != rows.count:
             raise RuntimeError(f"counted {rows.count} rows but read {n}: the file changed while it was exported")
         for k in rows.keys:
-            with zf.open(f"key_{k}.npy" if k != "data" else "key_data.npy", "w", force_zip64=True) as f:
+            with zf.open(f"key_{k}.npy", "w", force_zip64=True) as f:
                 fmt.write_array(f, keys.column(k), allow_pickle=False)
         zf.writestr("array_logger.json", json.dumps(_info(rows), sort_keys=True))
     return n
