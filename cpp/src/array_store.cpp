@@ -308,6 +308,7 @@ void ArrayStore::commit() {
   sqlite3_reset(commit_.get());
   if (rc != SQLITE_DONE) db_.fail(rc, "COMMIT");
   in_txn_ = false;
+  rows_committed_ += rows_in_txn_;
   rows_in_txn_ = 0;
   bytes_in_txn_ = 0;
   last_commit_ = Clock::now();
