@@ -17,10 +17,14 @@ import array_logger
 from al_helpers import run_child
 from analysis_cases import SPECS, Case, assert_batch_equals, make_case, make_format1_case
 
-pa = pytest.importorskip("pyarrow")  # installed by scripts/test.sh (scripts/requirements-analysis.txt)
-import pyarrow.parquet as pq  # noqa: E402
+# The analysis extras are installed by scripts/test.sh (scripts/requirements-analysis.txt).
+import duckdb
+import h5py
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from array_logger.bridges import arrow as al_arrow  # noqa: E402
+from array_logger.bridges import arrow as al_arrow
 
 CASE_NAMES = sorted(SPECS) + ["format1"]
 
@@ -164,7 +168,6 @@ def test_npz_round_trip(cases: dict, name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_hdf5_round_trip(cases: dict, name: str, tmp_path: Path) -> None:
-    h5py = pytest.importorskip("h5py")
     case = cases[name]
     out = tmp_path / "x.h5"
     with _reader(case) as r:
@@ -221,7 +224,6 @@ def test_csv_refuses_arrays_with_too_many_elements(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_pandas_round_trip(cases: dict, name: str) -> None:
-    pytest.importorskip("pandas")
     case = cases[name]
     with _reader(case) as r:
         df = r.to_pandas()
@@ -243,7 +245,6 @@ def test_pandas_round_trip(cases: dict, name: str) -> None:
 
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_polars_round_trip_keeps_the_shape(cases: dict, name: str) -> None:
-    pl = pytest.importorskip("polars")
     case = cases[name]
     with _reader(case) as r:
         df = r.to_polars()
@@ -260,7 +261,6 @@ def test_polars_round_trip_keeps_the_shape(cases: dict, name: str) -> None:
 
 @pytest.mark.parametrize("name", CASE_NAMES)
 def test_xarray_round_trip(cases: dict, name: str) -> None:
-    pytest.importorskip("xarray")
     case = cases[name]
     with _reader(case) as r:
         ds = r.to_xarray()
@@ -270,7 +270,6 @@ def test_xarray_round_trip(cases: dict, name: str) -> None:
 
 
 def test_duckdb_queries_the_arrow_table_and_reader(cases: dict) -> None:
-    duckdb = pytest.importorskip("duckdb")
     case = cases["f32_2d"]
     with _reader(case) as r:
         q_table = r.to_arrow()

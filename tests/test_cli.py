@@ -84,7 +84,6 @@ def test_help_shows_examples_and_exit_codes() -> None:
 
 
 def test_export_shows_a_progress_bar_on_a_terminal(run: dict, tmp_path: Path) -> None:
-    pytest.importorskip("tqdm")
     import fcntl
     import pty
     import struct
@@ -203,9 +202,7 @@ def test_merge(run: dict, tmp_path: Path) -> None:
 
 
 def test_plot_writes_a_png(run: dict, tmp_path: Path) -> None:
-    mpl = pytest.importorskip("matplotlib")
-    mpl.use("Agg")
-    import matplotlib.image as mpimg
+    import matplotlib.image as mpimg  # extra "plot", installed by scripts/test.sh
 
     out = tmp_path / "q.png"
     proc = cli("plot", run["logs"] / "q.db", "--y", "element", "0,1", "--x", "step", "--by", "episode", "-o", out)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+import pyarrow.parquet as pq  # extra "arrow", installed by scripts/test.sh
 import pytest
 
 import array_logger
@@ -45,7 +46,6 @@ def big_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_export_of_a_file_larger_than_rlimit_as(big_dir: Path) -> None:
-    pq = pytest.importorskip("pyarrow.parquet")
     tmp_path = big_dir
     with array_logger.Logger(tmp_path, compression_level=None, synchronous="off") as lg:
         lg.register("big", keys=["step"], shape=(1024, 1024), dtype="float32")
