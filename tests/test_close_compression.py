@@ -285,3 +285,26 @@ def test_disk_full_during_compression_keeps_the_db(tmp_path: Path, pristine: Pat
     finally:
         if subprocess.run(["umount", str(mnt)], capture_output=True).returncode != 0:
             subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_db_zst_cut_at_a_frame_boundary_is_refused(tmp_path: Path, pristine: Path) -> None:
+    # A copy cut after its second frame decompresses without a zstd error to
+    # the first 8 MiB of the database: reading and resuming must refuse it.
+    data = close_a_copy(pristine, tmp_path / "whole", 3, "adaptive").read_bytes()
+    one = zstandard.ZstdDecompressor().decompressobj()
+    one.decompress(data)
+    first = len(data) - len(one.unused_data)
+    two = zstandard.ZstdDecompressor().decompressobj()
+    two.decompress(data[first:])
+    cut = len(data) - len(two.unused_data)
+    root = tmp_path / "cut"
+    root.mkdir()
+    (root / "w.db.zst").write_bytes(data[:cut])
+    assert len(zstd_cli(root / "w.db.zst")) == 2 * SEGMENT
+    with pytest.raises(array_logger.CorruptFileError, match="truncated"):
+        array_logger.open_reader(root / "w.db")
+    with array_logger.Logger(root, 3, handle_signals=False) as lg:
+        with pytest.raises(array_logger.CorruptFileError, match="truncated"):
+            lg.register("w", keys=["i"], shape=(32, 32), dtype="float32")
+    assert os.listdir(root) == ["w.db.zst"]
+    assert (root / "w.db.zst").read_bytes() == data[:cut]
