@@ -40,8 +40,10 @@ Synchronous parse_synchronous(const std::string& text) {
 }  // namespace
 
 PyLogger::PyLogger(const std::string& root, std::optional<int> compression_level, const std::string& synchronous,
-                   std::size_t buffer_bytes, int compression_workers, py::object close_progress) {
+                   std::size_t buffer_bytes, int compression_workers, py::object close_progress,
+                   bool throughput_mode) {
   LoggerOptions o;
+  o.throughput_mode = throughput_mode;
   o.root = root;
   o.compression_level = compression_level;
   o.synchronous = parse_synchronous(synchronous);
@@ -192,10 +194,10 @@ void PyLogger::close() {
 
 void bind_logger(py::module_& m) {
   py::class_<PyLogger>(m, "Logger", py::dynamic_attr())
-      .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object>(),
+      .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object, bool>(),
            py::arg("root_path"), py::arg("compression_level") = 22, py::arg("synchronous") = "normal",
            py::arg("buffer_bytes") = std::size_t{16} << 20, py::arg("compression_workers") = -1,
-           py::arg("close_progress") = py::none())
+           py::arg("close_progress") = py::none(), py::arg("throughput_mode") = false)
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
            py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "")
