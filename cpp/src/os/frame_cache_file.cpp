@@ -11,8 +11,12 @@ namespace array_logger::detail {
 
 FrameCacheFile::FrameCacheFile(std::filesystem::path path) : path_(std::move(path)) {}
 
-FrameCacheFile::~FrameCacheFile() {
+FrameCacheFile::~FrameCacheFile() { drop(); }
+
+void FrameCacheFile::drop() noexcept {
   std::lock_guard lock(mu_);
+  entries_.clear();
+  end_ = 0;
   if (fd_.get() >= 0) {
     fd_ = Fd();
     ::unlink(path_.c_str());

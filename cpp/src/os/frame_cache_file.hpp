@@ -30,6 +30,8 @@ class FrameCacheFile final : public FrameCache {
   // Throws StorageError (a full disk: the caller may simply stop caching).
   void add(std::uint64_t index, std::span<const std::byte> frame);
   bool has(std::uint64_t index) const;
+  // Forgets every frame and removes the side file (its space is wanted back).
+  void drop() noexcept;
   std::optional<std::vector<std::byte>> frame(std::uint64_t index) override;
   const std::filesystem::path& path() const noexcept { return path_; }
 

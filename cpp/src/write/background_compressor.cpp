@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/syscall.h>
@@ -25,6 +26,16 @@ void lower_this_threads_priority() noexcept {
   // the user's own computation, use only what would be idle.
   (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 19);
 #endif
+}
+
+// Free space the cache must leave to the databases: it is only worth having
+// while it cannot be what makes SQLite's next write fail.
+constexpr std::uint64_t kKeepFreeBytes = 256ull << 20;
+
+bool room_for(const std::filesystem::path& dir, std::uint64_t bytes) {
+  struct statvfs st;
+  if (::statvfs(dir.c_str(), &st) != 0) return false;
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize >= bytes + kKeepFreeBytes;
 }
 
 bool read_exact(int fd, std::byte* buf, std::size_t n, std::uint64_t offset) {
@@ -109,11 +120,17 @@ bool BackgroundCompressor::step(std::unique_ptr<SegmentCompressor>& sc, std::vec
         if (!read_exact(fd.get(), segment.data(), segment.size(), i * kSegmentBytes)) break;
         if (!sc) sc = std::make_unique<SegmentCompressor>(level_);
         if (!sc->compress(segment, frame, &cancel_)) return false;
+        if (!room_for(w.db.parent_path(), frame.size())) {
+          w.cache->drop();  // give the space back; close compresses everything
+          mark_failed();
+          return false;
+        }
         w.cache->add(i, frame);
         return true;  // one segment per step: stop() is never kept waiting long
       }
     } catch (...) {
-      mark_failed();  // a full disk, a vanished file: close compresses it all
+      w.cache->drop();  // a full disk, a vanished file: close compresses it all
+      mark_failed();
     }
   }
   return false;
