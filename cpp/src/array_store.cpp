@@ -10,6 +10,7 @@
 #include "array_logger/blob.hpp"
 #include "array_logger/errors.hpp"
 #include "array_logger/version.hpp"
+#include "crash_point.hpp"
 #include "file_ops.hpp"
 #include "meta_table.hpp"
 #include "record_ring.hpp"
@@ -81,7 +82,9 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
   if (from_zst) {
     // Resume a compressed run: decompress completely and durably first.
     decompress_file(zst_path_, db_tmp, 0644);
-    durable_rename(db_tmp, db_path_);
+    crash_point("resume.after_tmp_fsync");
+    durable_rename(db_tmp, db_path_, "resume.after_rename");
+    crash_point("resume.after_rename_dir_fsync");
   }
   try {
     open_database(sync);
@@ -99,7 +102,9 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
   // The .db is now the complete, authoritative copy; a .db.zst beside it is
   // either what we just decompressed or a copy left by a crash between
   // renaming a new .db.zst and removing the .db. Either way it is stale.
+  crash_point("resume.before_unlink_zst");
   remove_if_exists(zst_path_);
+  crash_point("resume.after_unlink_zst");
 }
 
 void ArrayStore::open_database(Synchronous sync) {
@@ -304,9 +309,11 @@ ArrayStore::Clock::time_point ArrayStore::commit_deadline() const noexcept {
 
 void ArrayStore::commit() {
   if (!in_txn_) return;
+  crash_point("commit.before");
   int rc = sqlite3_step(commit_.get());
   sqlite3_reset(commit_.get());
   if (rc != SQLITE_DONE) db_.fail(rc, "COMMIT");
+  crash_point("commit.after");
   in_txn_ = false;
   rows_in_txn_ = 0;
   bytes_in_txn_ = 0;
@@ -334,7 +341,9 @@ void ArrayStore::finish() {
   // Both fail harmlessly (BUSY) while another process has the file open; it
   // is then left in WAL mode, which every SQLite reads.
   sqlite3_exec(db_.get(), "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr);
+  crash_point("close.after_checkpoint");
   sqlite3_exec(db_.get(), "PRAGMA journal_mode=DELETE", nullptr, nullptr, nullptr);
+  crash_point("close.after_journal_delete");
   db_.close();
 }
 

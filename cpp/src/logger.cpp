@@ -15,6 +15,7 @@
 
 #include "array_logger/errors.hpp"
 #include "array_store.hpp"
+#include "crash_point.hpp"
 #include "file_ops.hpp"
 #include "fork_guard.hpp"
 #include "record_ring.hpp"
@@ -237,10 +238,15 @@ void Logger::Impl::compress_all() {
       }
       // Order matters for crash safety: the .db stays until the .db.zst is
       // complete, synced and renamed into place (and that rename is synced).
+      detail::crash_point("close.before_compress");
       detail::compress_file(db, tmp, *opts.compression_level, workers, progress);
-      detail::durable_rename(tmp, store->zst_path());
+      detail::crash_point("close.after_tmp_fsync");
+      detail::durable_rename(tmp, store->zst_path(), "close.after_rename");
+      detail::crash_point("close.after_rename_dir_fsync");
       detail::remove_if_exists(db);
+      detail::crash_point("close.after_unlink");
       detail::fsync_dir(db.parent_path());
+      detail::crash_point("close.after_unlink_dir_fsync");
     } catch (...) {
       try {
         detail::remove_if_exists(tmp);

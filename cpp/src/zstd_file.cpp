@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "array_logger/errors.hpp"
+#include "crash_point.hpp"
 #include "file_ops.hpp"
 
 namespace array_logger::detail {
@@ -116,6 +117,7 @@ void compress_file(const std::filesystem::path& src, const std::filesystem::path
     if (last) break;
   }
   if (done != total) throw StorageError(src.string() + " changed size while being compressed");
+  crash_point("close.compress.before_fsync");
   fsync_fd(out, dst);
   if (progress) progress(total, total);
 }
@@ -150,6 +152,7 @@ void decompress_to_fd(const std::filesystem::path& src, int dst_fd, const std::f
   // last_rc == 0: the last frame is complete and fully flushed.
   if (!any_input || last_rc != 0)
     throw CorruptFile(src.string() + " is truncated: its zstd frame is incomplete");
+  crash_point("decompress.before_fsync");
   if (::fsync(dst_fd) != 0) throw_errno("fsync failed for " + dst_name.string(), errno);
 }
 
