@@ -78,4 +78,13 @@ bool file_exists(const std::filesystem::path& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
+std::filesystem::path absolute_path(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  if (ec) throw StorageError("cannot resolve " + path.string() + ": " + ec.message(), 0, ec.value());
+  abs = abs.lexically_normal();
+  if (!abs.has_filename() && abs.has_relative_path()) abs = abs.parent_path();  // "/a/logs/" -> "/a/logs"
+  return abs;
+}
+
 }  // namespace array_logger::detail

@@ -43,6 +43,10 @@ void durable_rename(const std::filesystem::path& from, const std::filesystem::pa
 // unlink that ignores ENOENT and throws on other errors.
 void remove_if_exists(const std::filesystem::path& path);
 bool file_exists(const std::filesystem::path& path);
+// `path` made absolute against the current directory, now, and lexically
+// normalised ("./logs/" -> "/cwd/logs"): resolved once, so that a later
+// chdir() (config frameworks do it) changes nothing. Throws StorageError.
+std::filesystem::path absolute_path(const std::filesystem::path& path);
 [[noreturn]] void throw_errno(const std::string& what, int err);
 
 }  // namespace array_logger::detail

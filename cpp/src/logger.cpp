@@ -265,8 +265,9 @@ Logger::Logger(LoggerOptions options) : impl_(std::make_unique<Impl>()) {
     throw InvalidArgument("compression_level must be 1..22 or None, got " +
                           std::to_string(*im.opts.compression_level));
   if (im.opts.buffer_bytes < (1u << 16)) throw InvalidArgument("buffer_bytes must be at least 64 KiB");
+  if (im.opts.root.empty()) throw InvalidArgument("root_path must not be empty");
+  im.opts.root = detail::absolute_path(im.opts.root);  // once: every later file operation uses it
   const auto& root = im.opts.root;
-  if (root.empty()) throw InvalidArgument("root_path must not be empty");
   std::error_code ec;
   if (std::filesystem::exists(root, ec) && !std::filesystem::is_directory(root, ec))
     throw StorageError("root_path " + root.string() + " exists and is not a directory", 0, ENOTDIR);

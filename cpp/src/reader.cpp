@@ -278,14 +278,16 @@ KeyRef Query::key(std::size_t i) const {
   }
 }
 
-Reader::Reader(const std::filesystem::path& path) : impl_(std::make_unique<Impl>()) {
+Reader::Reader(const std::filesystem::path& given) : impl_(std::make_unique<Impl>()) {
   Impl& r = *impl_;
-  const std::string p = path.string();
+  const std::string p = given.string();  // as the caller spelled it, for messages
+  // Resolved at open: a later chdir() does not change which file this is.
+  const std::filesystem::path path = detail::absolute_path(given);
   std::filesystem::path zst;
   if (ends_with(p, ".zst")) {
     zst = path;
-  } else if (!detail::file_exists(path) && detail::file_exists(p + ".zst")) {
-    zst = p + ".zst";
+  } else if (!detail::file_exists(path) && detail::file_exists(path.string() + ".zst")) {
+    zst = path.string() + ".zst";
   }
   r.path = zst.empty() ? path : zst;
   if (!detail::file_exists(r.path))
@@ -294,7 +296,7 @@ Reader::Reader(const std::filesystem::path& path) : impl_(std::make_unique<Impl>
 
   std::string uri;
   if (!zst.empty()) {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "array_logger-XXXXXX.db").string();
+    std::string tmpl = (detail::absolute_path(std::filesystem::temp_directory_path()) / "array_logger-XXXXXX.db").string();
     int fd = ::mkstemps(tmpl.data(), 3);  // created 0600
     if (fd < 0) detail::throw_errno("cannot create a temporary file in " + tmpl, errno);
     detail::Fd owned(fd);
@@ -307,7 +309,7 @@ Reader::Reader(const std::filesystem::path& path) : impl_(std::make_unique<Impl>
     // A writer died inside a rollback-journal transaction (e.g. while
     // switching journal modes at close). Rolling the journal back would
     // modify the file; instead roll back a private copy and read that.
-    std::string tmpl = (std::filesystem::temp_directory_path() / "array_logger-XXXXXX.db").string();
+    std::string tmpl = (detail::absolute_path(std::filesystem::temp_directory_path()) / "array_logger-XXXXXX.db").string();
     int fd = ::mkstemps(tmpl.data(), 3);  // created 0600
     if (fd < 0) detail::throw_errno("cannot create a temporary file in " + tmpl, errno);
     detail::Fd owned(fd);

@@ -20,9 +20,26 @@ namespace {
 constexpr std::size_t kReleaseGilBytes = 1u << 20;
 
 bool is_mapping(py::handle obj) {
-  static py::object mapping = py::module_::import("collections.abc").attr("Mapping");  // leaked on purpose
-  return py::isinstance(obj, mapping);
+  // Never destroyed (see numpy() in py_convert.cpp): no Python object may be
+  // released by a C++ destructor at process exit.
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> mapping;
+  return py::isinstance(obj, mapping.call_once_and_store_result([] {
+    return py::object(py::module_::import("collections.abc").attr("Mapping"));
+  }).get_stored());
 }
+
+// A dict, or a Mapping that is not an ndarray/None (the ABC check is slow).
+bool maybe_mapping(py::handle obj) {
+  if (PyDict_Check(obj.ptr())) return true;
+  if (obj.is_none() || py::detail::npy_api::get().PyArray_Check_(obj.ptr())) return false;
+  return is_mapping(obj);
+}
+
+// Quoted by every error about log()'s arguments.
+constexpr const char* kLogForms =
+    "accepted forms: log(name, key_values, array), log(name, array, key_values), and any of the three "
+    "as keywords, e.g. log(name, array, key_values=kv) or log(name=..., key_values=..., array=...); "
+    "key_values is the mapping, the other value the array";
 
 class PyLogger {
  public:
@@ -98,19 +115,19 @@ class PyLogger {
       last_name_ = py::reinterpret_borrow<py::object>(name);
     }
     const StreamBinding& s = *bindings_[last_index_];
-    py::handle kv = a, arr = b;
+    // Whichever value is a mapping is key_values (dicts and ndarrays, the
+    // usual pair, are told apart without the Mapping ABC check).
+    const bool a_map = maybe_mapping(a), b_map = maybe_mapping(b);
+    if (a_map && b_map)
+      throw py::type_error("log('" + s.name + "') got two mappings: which one is key_values? " + kLogForms);
+    py::handle kv = b_map ? b : a, arr = b_map ? a : b;
     py::object converted;  // a non-dict mapping, copied into a dict
-    if (!PyDict_Check(a.ptr())) {
-      if (PyDict_Check(b.ptr())) {
-        std::swap(kv, arr);
-      } else if (is_mapping(a) || is_mapping(b)) {
-        if (!is_mapping(a)) std::swap(kv, arr);
-        converted = py::dict(py::reinterpret_borrow<py::object>(kv));
-        kv = converted;
-      }
+    if (!PyDict_Check(kv.ptr()) && (a_map || b_map)) {
+      converted = py::dict(py::reinterpret_borrow<py::object>(kv));
+      kv = converted;
     }
     if (kv.is_none() || arr.is_none())
-      throw InvalidArgument("log('" + s.name + "') needs both key_values and array");
+      throw InvalidArgument("log('" + s.name + "') needs both key_values and array; " + std::string(kLogForms));
     extract_keys(s, kv, keys_);
     py::array data = as_loggable_array(s, arr);
     const void* ptr = py::detail::array_proxy(data.ptr())->data;
@@ -200,9 +217,17 @@ class PyLogger {
 };
 
 // The logger behind module-level init()/log()/close(): kept here so that
-// array_logger.log is a single C++ call.
-py::object g_default_owner;
+// array_logger.log is a single C++ call. A plain PyObject* (a strong
+// reference dropped by _set_default(None) and the exit hook), not a
+// py::object: a global's destructor would run after the interpreter is gone.
+PyObject* g_default_owner = nullptr;
 PyLogger* g_default = nullptr;
+
+void set_default_owner(py::handle logger) {
+  PyObject* old = g_default_owner;
+  g_default_owner = logger ? logger.inc_ref().ptr() : nullptr;
+  Py_XDECREF(old);
+}
 
 // log() runs a million times per run, so it bypasses pybind11's generic
 // dispatcher: a METH_FASTCALL function parses its three arguments itself
@@ -217,14 +242,14 @@ PyLogger::~PyLogger() {
   }
 }
 
-// Parses (name, key_values=None, array=None) from vectorcall arguments.
+// Parses (name, key_values, array) from vectorcall arguments, as Python
+// binds `def log(name, key_values, array)` except that positional values
+// fill whichever value slots no keyword took, in either order (PyLogger::log
+// tells them apart: the mapping is key_values). A missing value is left as
+// None (log() then says so).
 void parse_log_args(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, PyObject* out[3]) {
   static const char* const names[3] = {"name", "key_values", "array"};
-  out[0] = nullptr;
-  out[1] = Py_None;
-  out[2] = Py_None;
-  if (nargs > 3) throw py::type_error("log() takes at most 3 arguments (" + std::to_string(nargs) + " given)");
-  for (Py_ssize_t i = 0; i < nargs; ++i) out[i] = args[i];
+  out[0] = out[1] = out[2] = nullptr;
   const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
   for (Py_ssize_t k = 0; k < nkw; ++k) {
     const char* kw = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k));
@@ -232,11 +257,23 @@ void parse_log_args(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, 
     int slot = -1;
     for (int j = 0; j < 3; ++j)
       if (std::strcmp(kw, names[j]) == 0) slot = j;
-    if (slot < 0) throw py::type_error(std::string("log() got an unexpected keyword argument '") + kw + "'");
-    if (slot < nargs) throw py::type_error(std::string("log() got multiple values for argument '") + kw + "'");
+    if (slot < 0) throw py::type_error(std::string("log() got an unexpected keyword argument '") + kw + "'; " + kLogForms);
     out[slot] = args[nargs + k];
   }
-  if (out[0] == nullptr) throw py::type_error("log() missing required argument 'name'");
+  Py_ssize_t i = 0;
+  if (nargs > 0) {
+    if (out[0] != nullptr) throw py::type_error(std::string("log() got multiple values for argument 'name'; ") + kLogForms);
+    out[0] = args[i++];
+  }
+  for (int slot = 1; slot < 3 && i < nargs; ++slot)
+    if (out[slot] == nullptr) out[slot] = args[i++];
+  if (i < nargs) {
+    throw py::type_error("log() got " + std::to_string(nargs + nkw) + " arguments for name, key_values and array; " +
+                         kLogForms);
+  }
+  if (out[0] == nullptr) throw py::type_error(std::string("log() missing required argument 'name'; ") + kLogForms);
+  if (out[1] == nullptr) out[1] = Py_None;
+  if (out[2] == nullptr) out[2] = Py_None;
 }
 
 PyObject* fast_log_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -303,10 +340,10 @@ void bind_logger(py::module_& m) {
       [](py::object logger) {
         if (logger.is_none()) {
           g_default = nullptr;
-          g_default_owner = py::none();
+          set_default_owner(py::handle());
         } else {
           g_default = &logger.cast<PyLogger&>();
-          g_default_owner = logger;
+          set_default_owner(logger);
         }
       },
       py::arg("logger"));
@@ -322,7 +359,7 @@ void bind_logger(py::module_& m) {
   auto atexit = py::module_::import("atexit");
   atexit.attr("register")(py::cpp_function([] {
     g_default = nullptr;
-    g_default_owner = py::object();
+    set_default_owner(py::handle());
   }));
 }
 
