@@ -315,6 +315,7 @@ void ArrayStore::commit() {
   if (rc != SQLITE_DONE) db_.fail(rc, "COMMIT");
   crash_point("commit.after");
   in_txn_ = false;
+  rows_committed_ += rows_in_txn_;
   rows_in_txn_ = 0;
   bytes_in_txn_ = 0;
   last_commit_ = Clock::now();

@@ -58,6 +58,8 @@ class ArrayStore {
   void insert(std::span<const Row> rows);
   bool in_transaction() const noexcept { return in_txn_; }
   std::uint64_t rows_in_transaction() const noexcept { return rows_in_txn_; }
+  // Rows this store has inserted and committed since it was opened.
+  std::uint64_t rows_committed() const noexcept { return rows_committed_; }
   bool commit_due(Clock::time_point now) const noexcept;
   Clock::time_point commit_deadline() const noexcept;
   void commit();
@@ -92,7 +94,7 @@ class ArrayStore {
   std::unique_ptr<ZSTD_CCtx, ZstdCCtxFree> filter_cctx_;
   std::vector<std::byte> filter_scratch_, filter_out_;
   bool in_txn_ = false;
-  std::uint64_t rows_in_txn_ = 0, bytes_in_txn_ = 0;
+  std::uint64_t rows_in_txn_ = 0, bytes_in_txn_ = 0, rows_committed_ = 0;
   Clock::time_point last_commit_ = Clock::now();
 };
 

@@ -44,8 +44,9 @@ constexpr const char* kLogForms =
 class PyLogger {
  public:
   PyLogger(const std::string& root, std::optional<int> compression_level, const std::string& synchronous,
-           std::size_t buffer_bytes, int compression_workers, py::object close_progress) {
+           std::size_t buffer_bytes, int compression_workers, py::object close_progress, bool throughput_mode) {
     LoggerOptions o;
+    o.throughput_mode = throughput_mode;
     o.root = root;
     o.compression_level = compression_level;
     if (synchronous == "normal") o.synchronous = Synchronous::Normal;
@@ -321,10 +322,10 @@ PyMethodDef g_log_default_def = {"_log_default",
 void bind_logger(py::module_& m) {
   auto cls = py::class_<PyLogger>(m, "Logger", py::dynamic_attr());
   cls
-      .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object>(),
+      .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object, bool>(),
            py::arg("root_path"), py::arg("compression_level") = 22, py::arg("synchronous") = "normal",
            py::arg("buffer_bytes") = std::size_t{16} << 20, py::arg("compression_workers") = -1,
-           py::arg("close_progress") = py::none())
+           py::arg("close_progress") = py::none(), py::arg("throughput_mode") = false)
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
            py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "")

@@ -39,6 +39,13 @@ struct LoggerOptions {
   // Bytes of logged rows that may wait for the writer thread. log() blocks
   // (without spinning) while the buffer is full, which bounds memory.
   std::size_t buffer_bytes = 16u << 20;
+  // false (default): the loss bound of docs/DURABILITY.md. At every moment
+  // all rows of a name are committed except at most the last
+  // 2 x commit_threshold_rows logged (and those of the last
+  // commit_threshold_seconds): log() waits for the writer rather than fall
+  // further behind. true: log() waits only for buffer space, so a loop
+  // faster than the writer may have up to buffer_bytes of rows uncommitted.
+  bool throughput_mode = false;
   int compression_workers = -1;  // zstd worker threads at close; -1 = one per core
   CloseProgressFn close_progress;  // optional
 };
@@ -80,9 +87,10 @@ class Logger {
   // Queues one row: `data` holds the array's C-order bytes (exactly
   // spec(id).payload_bytes()), `keys` its key values in registration order.
   // Returns once the bytes are copied; the writer commits later. Blocks
-  // while the buffer is full.
+  // while the buffer is full and, unless throughput_mode, while
+  // 2 x commit_threshold_rows rows of this name are uncommitted.
   void log(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes);
-  // Same, but returns false instead of blocking when the buffer is full.
+  // Same, but returns false instead of blocking.
   bool try_log(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes);
 
   // Typed convenience for a contiguous buffer whose element type matches.
