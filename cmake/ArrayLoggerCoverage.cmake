@@ -23,6 +23,8 @@ function(array_logger_enable_coverage)
       # writer thread and the callers update counters concurrently.
       target_compile_options(${target} PRIVATE -O0 -g --coverage -fprofile-update=atomic)
       target_link_options(${target} PRIVATE --coverage)
+      # crash_point.cpp dumps the counters before the process kills itself.
+      target_compile_definitions(${target} PRIVATE ARRAY_LOGGER_COVERAGE=1)
     endif()
   endforeach()
 endfunction()
