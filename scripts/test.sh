@@ -7,7 +7,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$repo/scripts/setup.sh"
 cd "$repo"
 bash scripts/cpp_tests.sh
-.venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements-test-extra.txt
+.venv/bin/python -m pip install -q --disable-pip-version-check -r scripts/requirements-test-extra.txt \
+  -r scripts/requirements-analysis.txt  # the analysis extras, pinned (~90 s the first time)
 # Tools the tests run: strace (syscall order of close/resume), the zstd CLI.
 for pkg in strace zstd; do
   dpkg -s "$pkg" >/dev/null 2>&1 || {

@@ -1,7 +1,7 @@
 """Kill the process at every named step of close, resume and commit, and check
 the files after each: deterministic crash-ordering tests.
 
-The core has named crash points on those paths (cpp/src/crash_point.hpp):
+The core has named crash points on those paths (cpp/src/os/crash_point.hpp):
 with ARRAY_LOGGER_CRASH_AT=<step>[:<n>] a child kills itself with SIGKILL
 exactly there. After each kill the test checks which files exist, that every
 copy present is complete (byte for byte what was logged), and that the next
