@@ -24,8 +24,10 @@ export ARRAY_LOGGER_ZSTD_ROOT="${ARRAY_LOGGER_ZSTD_ROOT:-$repo/build/_deps/zstd-
 out="$repo/build/coverage"
 site="$out/site"
 
+# No LTO: pybind11 links Release modules with -flto, which gcov does not need
+# and which makes every relink recompile the module.
 cmake -S . -B "$out/cmake" -G Ninja -DCMAKE_BUILD_TYPE=Release -DARRAY_LOGGER_COVERAGE=ON \
-  -DARRAY_LOGGER_BUILD_TESTS=ON -DARRAY_LOGGER_BUILD_PYTHON=ON \
+  -DARRAY_LOGGER_BUILD_TESTS=ON -DARRAY_LOGGER_BUILD_PYTHON=ON -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=OFF \
   -DPython_EXECUTABLE="$repo/.venv/bin/python" \
   -Dpybind11_DIR="$(.venv/bin/python -m pybind11 --cmakedir)" >/dev/null
 cmake --build "$out/cmake" -j "$(nproc)" >/dev/null
@@ -35,7 +37,7 @@ cmake --build "$out/cmake" -j "$(nproc)" >/dev/null
 # lead them away from the module) and the instrumented module; coverage.py
 # maps the copies back to python/array_logger (scripts/coveragerc [paths]).
 rm -rf "$site" && mkdir -p "$site/array_logger"
-cp python/array_logger/* "$site/array_logger/"
+cp -r python/array_logger/. "$site/array_logger/"
 cp "$out"/cmake/python/_core*.so "$site/array_logger/"
 
 # Counters start at zero on every run.
