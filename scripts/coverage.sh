@@ -14,9 +14,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 # Thresholds, set from the measurement (docs/TESTING.md): a drop fails the run.
-CPP_LINE_MIN=90
-CPP_BRANCH_MIN=80
-PY_LINE_MIN=95
+CPP_LINE_MIN=93
+CPP_BRANCH_MIN=75
+PY_LINE_MIN=93
 
 export PATH="$repo/.venv/bin:$PATH"
 export ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR="${ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR:-$repo/build/_deps/sqlite-amalgamation}"
@@ -30,6 +30,10 @@ cmake -S . -B "$out/cmake" -G Ninja -DCMAKE_BUILD_TYPE=Release -DARRAY_LOGGER_CO
   -DARRAY_LOGGER_BUILD_TESTS=ON -DARRAY_LOGGER_BUILD_PYTHON=ON -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=OFF \
   -DPython_EXECUTABLE="$repo/.venv/bin/python" \
   -Dpybind11_DIR="$(.venv/bin/python -m pybind11 --cmakedir)" >/dev/null
+# Objects of sources that moved or were removed would leave notes files that
+# gcov cannot read next to the live ones: drop them first.
+ninja -C "$out/cmake" -t cleandead >/dev/null
+find "$out/cmake" -name '*.gcno' | while read -r f; do [ -e "${f%.gcno}.o" ] || rm -f "$f"; done
 cmake --build "$out/cmake" -j "$(nproc)" >/dev/null
 
 # The package as pytest imports it: copies of the facade's sources (the tests
