@@ -1,29 +1,10 @@
-// Building SQL text safely.
-#pragma once
-
-#include <string>
-#include <string_view>
+#include "sqlite/sql_text.hpp"
 
 #include "array_logger/errors.hpp"
 
 namespace array_logger::detail {
 
-// "name" with embedded double quotes doubled: any key name is a safe column.
-inline std::string quote_identifier(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
-// Checks that a user WHERE clause stays an expression inside the
-// parentheses we wrap it in: brackets never close more than they opened and
-// end balanced, no string, quoted name or comment is left open, no ';'.
-// Otherwise "1) LIMIT 1 /*" or "1) UNION SELECT ..." would reshape the query.
-inline void check_where_clause(std::string_view where) {
+void check_where_clause(std::string_view where) {
   auto bad = [&](const char* why) {
     throw InvalidArgument("invalid where_clause '" + std::string(where) + "': " + why);
   };
@@ -64,5 +45,6 @@ inline void check_where_clause(std::string_view where) {
   }
   if (depth != 0) bad("unbalanced '('");
 }
+
 
 }  // namespace array_logger::detail

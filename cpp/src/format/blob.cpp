@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "array_logger/errors.hpp"
-#include "little_endian.hpp"
+#include "format/little_endian.hpp"
 
 namespace array_logger {
 

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <functional>
 
+#include "os/file_ops.hpp"
+
 namespace array_logger::detail {
 
 // Called now and then during a long (de)compression with bytes done and total.
@@ -22,6 +24,6 @@ void compress_file(const std::filesystem::path& src, const std::filesystem::path
 void decompress_file(const std::filesystem::path& src, const std::filesystem::path& dst, int mode);
 
 // Decompresses into an already open descriptor (used for private temp files).
-void decompress_to_fd(const std::filesystem::path& src, int dst_fd, const std::filesystem::path& dst_name);
+void decompress_to_fd(const std::filesystem::path& src, const Fd& dst, const std::filesystem::path& dst_name);
 
 }  // namespace array_logger::detail

@@ -1,4 +1,4 @@
-#include "zstd_file.hpp"
+#include "os/zstd_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -12,21 +12,11 @@
 #include <vector>
 
 #include "array_logger/errors.hpp"
-#include "file_ops.hpp"
+#include "os/file_ops.hpp"
+#include "os/zstd_ptr.hpp"
 
 namespace array_logger::detail {
 namespace {
-
-struct CCtxFree {
-  void operator()(ZSTD_CCtx* c) const noexcept { ZSTD_freeCCtx(c); }
-};
-struct DCtxFree {
-  void operator()(ZSTD_DCtx* c) const noexcept { ZSTD_freeDCtx(c); }
-};
-
-void check_zstd(std::size_t rc, const char* what) {
-  if (ZSTD_isError(rc)) throw StorageError(std::string(what) + ": " + ZSTD_getErrorName(rc));
-}
 
 std::size_t read_some(const Fd& fd, void* buf, std::size_t n, const std::filesystem::path& path) {
   for (;;) {
@@ -59,8 +49,7 @@ void compress_file(const std::filesystem::path& src, const std::filesystem::path
   const auto total = static_cast<std::uint64_t>(st.st_size);
   Fd out = open_file(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 
-  std::unique_ptr<ZSTD_CCtx, CCtxFree> cctx(ZSTD_createCCtx());
-  if (!cctx) throw StorageError("out of memory creating a zstd context");
+  ZstdPtr<ZSTD_CCtx> cctx = make_zstd_cctx();
   check_zstd(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level), "zstd level");
   check_zstd(ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1), "zstd checksum");
   if (workers > 0) {
@@ -120,10 +109,9 @@ void compress_file(const std::filesystem::path& src, const std::filesystem::path
   if (progress) progress(total, total);
 }
 
-void decompress_to_fd(const std::filesystem::path& src, int dst_fd, const std::filesystem::path& dst_name) {
+void decompress_to_fd(const std::filesystem::path& src, const Fd& dst, const std::filesystem::path& dst_name) {
   Fd in = open_file(src, O_RDONLY);
-  std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
-  if (!dctx) throw StorageError("out of memory creating a zstd context");
+  ZstdPtr<ZSTD_DCtx> dctx = make_zstd_dctx();
   // Refuse frames that would need more than a 2 GiB window (hostile input).
   ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, 31);
   std::vector<char> inbuf(ZSTD_DStreamInSize() * 8);
@@ -143,19 +131,20 @@ void decompress_to_fd(const std::filesystem::path& src, int dst_fd, const std::f
       last_rc = ZSTD_decompressStream(dctx.get(), &output, &input);
       if (ZSTD_isError(last_rc))
         throw CorruptFile(src.string() + " is not a valid zstd file: " + ZSTD_getErrorName(last_rc));
-      write_all(dst_fd, outbuf.data(), output.pos, dst_name);
+      write_all(dst.get(), outbuf.data(), output.pos, dst_name);
       output_full = output.pos == output.size;
     } while (input.pos < input.size || output_full);
   }
   // last_rc == 0: the last frame is complete and fully flushed.
   if (!any_input || last_rc != 0)
     throw CorruptFile(src.string() + " is truncated: its zstd frame is incomplete");
-  if (::fsync(dst_fd) != 0) throw_errno("fsync failed for " + dst_name.string(), errno);
+  fsync_fd(dst, dst_name);
 }
 
 void decompress_file(const std::filesystem::path& src, const std::filesystem::path& dst, int mode) {
   Fd out = open_file(dst, O_WRONLY | O_CREAT | O_TRUNC, mode);
-  decompress_to_fd(src, out.get(), dst);
+  decompress_to_fd(src, out, dst);
 }
+
 
 }  // namespace array_logger::detail

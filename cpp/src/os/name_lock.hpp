@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-#include "file_ops.hpp"
+#include "os/file_ops.hpp"
 
 namespace array_logger::detail {
 

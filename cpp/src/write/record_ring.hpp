@@ -28,6 +28,9 @@ inline constexpr std::size_t round8(std::size_t n) { return (n + 7) & ~std::size
 
 // Packed keys: per key one kind byte, then 8 bytes (integer/real) or a u32
 // length and the UTF-8 text.
+inline constexpr std::size_t kPackedNumberKeyBytes = 1 + 8;
+// Bytes of packed keys without text (the common case: no need to look at them).
+inline constexpr std::size_t packed_number_keys_size(std::size_t nkeys) { return kPackedNumberKeyBytes * nkeys; }
 std::size_t packed_keys_size(std::span<const KeyRef> keys) noexcept;
 void pack_keys(std::span<const KeyRef> keys, std::byte* out) noexcept;
 // Reads one packed key at `p` and returns the position after it.

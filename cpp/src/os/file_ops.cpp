@@ -1,30 +1,16 @@
-#include "file_ops.hpp"
+#include "os/file_ops.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "array_logger/errors.hpp"
 
 namespace array_logger::detail {
-
-void validate_array_name(std::string_view name) {
-  auto bad = [&](const char* why) {
-    std::string shown;
-    for (char c : name) shown += (c == '\0') ? std::string("\\0") : std::string(1, c);
-    throw InvalidArgument("Invalid array name '" + shown + "': " + why);
-  };
-  if (name.empty()) bad("it is empty");
-  if (name.front() == '.') bad("it must not start with a dot");
-  if (name.find('/') != std::string_view::npos || name.find('\\') != std::string_view::npos)
-    bad("it must not contain a path separator");
-  if (name.find('\0') != std::string_view::npos) bad("it must not contain NUL");
-  if (name.find("..") != std::string_view::npos) bad("it must not contain '..'");
-  if (name.size() > 200) bad("it is longer than 200 bytes");
-}
 
 Fd& Fd::operator=(Fd&& o) noexcept {
   if (this != &o) {
@@ -74,6 +60,34 @@ void remove_if_exists(const std::filesystem::path& path) {
 bool file_exists(const std::filesystem::path& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+std::optional<std::uint64_t> file_size(const std::filesystem::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+TempFile::TempFile(const char* suffix) {
+  std::string tmpl = (absolute_path(std::filesystem::temp_directory_path()) / "array_logger-XXXXXX").string() + suffix;
+  const int fd = ::mkstemps(tmpl.data(), static_cast<int>(std::strlen(suffix)));  // created 0600
+  if (fd < 0) throw_errno("cannot create a temporary file in " + tmpl, errno);
+  fd_ = Fd(fd);
+  path_ = tmpl;
+}
+
+TempFile::~TempFile() {
+  fd_ = Fd();
+  ::unlink(path_.c_str());
+}
+
+std::optional<SqliteHeader> read_sqlite_header(const std::filesystem::path& db) {
+  Fd fd(::open(db.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return std::nullopt;
+  unsigned char header[20];
+  if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return std::nullopt;
+  if (std::memcmp(header, "SQLite format 3", 16) != 0) return std::nullopt;
+  return SqliteHeader{header[18], header[19]};
 }
 
 std::filesystem::path absolute_path(const std::filesystem::path& path) {

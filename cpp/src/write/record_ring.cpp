@@ -1,10 +1,10 @@
-#include "record_ring.hpp"
+#include "write/record_ring.hpp"
 
 namespace array_logger::detail {
 
 std::size_t packed_keys_size(std::span<const KeyRef> keys) noexcept {
   std::size_t n = 0;
-  for (const KeyRef& k : keys) n += 1 + (k.kind == KeyRef::Kind::Text ? 4 + k.text.size() : 8);
+  for (const KeyRef& k : keys) n += k.kind == KeyRef::Kind::Text ? 1 + 4 + k.text.size() : kPackedNumberKeyBytes;
   return n;
 }
 

@@ -8,18 +8,9 @@
 #include "array_logger/blob.hpp"
 #include "array_logger/errors.hpp"
 #include "array_logger/meta.hpp"
+#include "sqlite/sql_text.hpp"
 
 namespace array_logger {
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-}  // namespace
 
 std::uint64_t ArraySpec::element_count() const {
   std::uint64_t n = 1;
@@ -56,7 +47,7 @@ void validate_spec(const ArraySpec& spec) {
     if (k.empty()) throw InvalidArgument("key names must not be empty");
     if (k.find('\0') != std::string::npos) throw InvalidArgument("key names must not contain NUL");
     for (std::string_view reserved : {"data", "rowid", "oid", "_rowid_"})
-      if (iequals(k, reserved))
+      if (detail::same_identifier(k, reserved))
         throw InvalidArgument("key name '" + k + "' is reserved (it collides with a column)");
     std::string lower(k);
     std::transform(lower.begin(), lower.end(), lower.begin(),

@@ -1,15 +1,13 @@
 // Small POSIX file operations with the durability steps spelled out.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace array_logger::detail {
-
-// Rejects names that are not a plain file name: empty, leading dot, '/',
-// '\\', NUL, ".." anywhere, or longer than 200 bytes. Throws InvalidArgument.
-void validate_array_name(std::string_view name);
 
 // RAII file descriptor.
 class Fd {
@@ -42,10 +40,40 @@ void durable_rename(const std::filesystem::path& from, const std::filesystem::pa
 // unlink that ignores ENOENT and throws on other errors.
 void remove_if_exists(const std::filesystem::path& path);
 bool file_exists(const std::filesystem::path& path);
+// Size in bytes, or nullopt when the file cannot be stat'ed.
+std::optional<std::uint64_t> file_size(const std::filesystem::path& path);
 // `path` made absolute against the current directory, now, and lexically
 // normalised ("./logs/" -> "/cwd/logs"): resolved once, so that a later
 // chdir() (config frameworks do it) changes nothing. Throws StorageError.
 std::filesystem::path absolute_path(const std::filesystem::path& path);
 [[noreturn]] void throw_errno(const std::string& what, int err);
+
+// A private file (mode 0600) in the temporary directory, named
+// array_logger-XXXXXX{suffix}; removed by the destructor.
+class TempFile {
+ public:
+  explicit TempFile(const char* suffix);
+  ~TempFile();
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::filesystem::path& path() const noexcept { return path_; }
+  // Open for writing until close_fd().
+  const Fd& fd() const noexcept { return fd_; }
+  void close_fd() noexcept { fd_ = Fd(); }
+
+ private:
+  std::filesystem::path path_;
+  Fd fd_;
+};
+
+// The journal mode bytes of an SQLite database header (file format
+// offsets 18 and 19: 1 = rollback journal, 2 = WAL), or nullopt when the
+// file does not start with an SQLite header.
+struct SqliteHeader {
+  unsigned char write_version, read_version;
+  bool wal() const noexcept { return write_version == 2 && read_version == 2; }
+  bool rollback() const noexcept { return write_version == 1; }
+};
+std::optional<SqliteHeader> read_sqlite_header(const std::filesystem::path& db);
 
 }  // namespace array_logger::detail

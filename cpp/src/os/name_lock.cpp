@@ -1,4 +1,4 @@
-#include "name_lock.hpp"
+#include "os/name_lock.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,7 +1,5 @@
 #include "array_logger/logger.hpp"
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -14,11 +12,9 @@
 #include <vector>
 
 #include "array_logger/errors.hpp"
-#include "array_store.hpp"
-#include "file_ops.hpp"
-#include "fork_guard.hpp"
-#include "record_ring.hpp"
-#include "zstd_file.hpp"
+#include "os/fork_guard.hpp"
+#include "write/array_store.hpp"
+#include "write/record_ring.hpp"
 
 namespace array_logger {
 
@@ -198,7 +194,7 @@ bool Logger::Impl::push(StreamId id, std::span<const KeyRef> keys, const void* d
     record = round8(sizeof(RecordHeader) + round8(keys_bytes) + info.prefix.size() + nbytes);
     if (record > ring.capacity() / 2) throw InvalidArgument("key text too long");
   } else {
-    keys_bytes = 9 * keys.size();
+    keys_bytes = detail::packed_number_keys_size(keys.size());
   }
   // Wait while the writer is too far behind (the loss bound: a plain
   // comparison, no system call, while it keeps up) or the buffer is full.
@@ -238,8 +234,6 @@ void Logger::Impl::compress_all() {
   std::exception_ptr first;
   for (auto& store : stores) {
     if (!store->finished()) continue;  // its writes failed: leave the .db as it is
-    const auto& db = store->db_path();
-    const auto tmp = db.parent_path() / (db.filename().string() + ".zst.tmp");
     try {
       detail::ProgressFn progress;
       if (opts.close_progress) {
@@ -247,17 +241,8 @@ void Logger::Impl::compress_all() {
           opts.close_progress(store->name(), done, total);
         };
       }
-      // Order matters for crash safety: the .db stays until the .db.zst is
-      // complete, synced and renamed into place (and that rename is synced).
-      detail::compress_file(db, tmp, *opts.compression_level, workers, progress);
-      detail::durable_rename(tmp, store->zst_path());
-      detail::remove_if_exists(db);
-      detail::fsync_dir(db.parent_path());
+      store->files().compress(*opts.compression_level, workers, progress);
     } catch (...) {
-      try {
-        detail::remove_if_exists(tmp);
-      } catch (...) {
-      }
       if (!first) first = std::current_exception();
     }
   }
@@ -301,23 +286,27 @@ Logger::~Logger() {
 Logger::StreamId Logger::register_array(std::string_view name, const ArraySpec& spec, const RegisterOptions& options) {
   Impl& im = *impl_;
   im.check_usable();
-  {
-    std::lock_guard lock(im.mu);
+  // Checked before opening the file and again (the lock was released
+  // meanwhile) before the name is taken.
+  auto check_can_register = [&im, name] {
     if (im.closed) throw StateError("Logger is closed");
     if (im.by_name.count(std::string(name))) throw InvalidArgument("Array '" + std::string(name) + "' already registered");
+  };
+  {
+    std::lock_guard lock(im.mu);
+    check_can_register();
   }
   auto store = std::make_unique<ArrayStore>(im.opts.root, std::string(name), spec, options, im.opts.synchronous);
   auto info = std::make_unique<StreamInfo>();
   info->name = std::string(name);
   info->spec = spec;
   info->payload_bytes = spec.payload_bytes();
-  info->prefix = store->blob_prefix();
+  info->prefix = store->queued_prefix();
   info->fixed_record_bytes =
-      round8(sizeof(RecordHeader) + round8(9 * spec.keys.size()) + info->prefix.size() + info->payload_bytes);
+      round8(sizeof(RecordHeader) + round8(detail::packed_number_keys_size(spec.keys.size())) + info->prefix.size() + info->payload_bytes);
 
   std::unique_lock lock(im.mu);
-  if (im.closed) throw StateError("Logger is closed");
-  if (im.by_name.count(info->name)) throw InvalidArgument("Array '" + info->name + "' already registered");
+  check_can_register();
   // A row must fit the ring several times over; grow it (while it is empty,
   // so the writer holds no pointer into it) for big arrays.
   const std::size_t needed = 4 * info->fixed_record_bytes;
