@@ -13,7 +13,7 @@ if ! command -v clang++-14 >/dev/null || ! dpkg -s libclang-rt-14-dev >/dev/null
 fi
 out="$repo/build/fuzz"
 mkdir -p "$out"
-core=(cpp/src/blob.cpp cpp/src/meta.cpp cpp/src/dtype.cpp cpp/src/array_spec.cpp)
+core=(cpp/src/format/blob.cpp cpp/src/format/meta.cpp cpp/src/format/dtype.cpp cpp/src/format/array_spec.cpp)
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Icpp/include -Icpp/src)
 for target in fuzz_blob_header fuzz_meta; do
   clang++-14 "${flags[@]}" "cpp/fuzz/$target.cpp" "${core[@]}" -o "$out/$target"

@@ -356,6 +356,26 @@ def test_format1_file_whose_blob_has_the_wrong_length(worker: Worker, files: Pat
     assert worker.open(path, where="i = 0")["rows"] == 1
 
 
+def test_text_key_that_is_not_utf8_is_the_same_error_in_iterate_and_read_all(tmp_path: Path) -> None:
+    """Key values are decoded in one place: bytes that are not UTF-8 in a text
+    key (array_logger writes only UTF-8) are CorruptFileError whichever way
+    the rows are read (read_all used to raise UnicodeDecodeError)."""
+    with array_logger.Logger(tmp_path, compression_level=None) as lg:
+        lg.register("tags", keys=["i", "tag"], shape=(2,), dtype="float32")
+        for i in range(3):
+            lg.log("tags", {"i": i, "tag": f"t{i}"}, np.full(2, i, np.float32))
+    path = tmp_path / "tags.db"
+    edit(path, "UPDATE array_log SET tag = CAST(X'FF74' AS TEXT) WHERE i = 1")
+    messages = []
+    with array_logger.open_reader(path) as reader:
+        for read in (lambda: list(reader.iterate()), reader.read_all):
+            with pytest.raises(array_logger.CorruptFileError) as info:
+                read()
+            messages.append(str(info.value))
+        assert reader.read_all("i <> 1").keys["tag"].tolist() == ["t0", "t2"]  # the other rows still read
+    assert messages == ["a text key value is not valid UTF-8"] * 2
+
+
 # --- meta that lies -----------------------------------------------------------------------
 
 META_LIES = {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "array_logger/version.hpp"
+#include "os/zstd_ptr.hpp"
 
 #ifndef ARRAY_LOGGER_VERSION_STRING
 #error "the build must define ARRAY_LOGGER_VERSION_STRING (single-sourced from pyproject.toml)"
@@ -25,10 +26,8 @@ std::string json_string(const char* s) {
 }
 
 bool zstd_has_multithreading() {
-  ZSTD_CCtx* c = ZSTD_createCCtx();
-  bool ok = c && !ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_nbWorkers, 1));
-  ZSTD_freeCCtx(c);
-  return ok;
+  const detail::ZstdPtr<ZSTD_CCtx> c = detail::make_zstd_cctx();
+  return !ZSTD_isError(ZSTD_CCtx_setParameter(c.get(), ZSTD_c_nbWorkers, 1));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "array_logger/version.hpp"
 #include "bindings.hpp"
+#include "fast_log.hpp"
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "array_logger's C++ core (private; use the array_logger package)";
@@ -11,5 +12,6 @@ PYBIND11_MODULE(_core, m) {
   m.def("_build_info_json", &array_logger::build_info_json);
   array_logger::py_binding::bind_errors(m);
   array_logger::py_binding::bind_logger(m);
+  array_logger::py_binding::bind_fast_log(m, m.attr("Logger"));
   array_logger::py_binding::bind_reader(m);
 }

@@ -10,11 +10,6 @@ namespace {
 
 std::string type_name(py::handle obj) { return Py_TYPE(obj.ptr())->tp_name; }
 
-py::module_& numpy() {
-  static py::module_ np = py::module_::import("numpy");  // leaked on purpose: lives as long as the process
-  return np;
-}
-
 [[noreturn]] void bad_keys(const StreamBinding& s, py::handle kv) {
   std::vector<std::string> expected, missing, extra;
   py::dict d = py::dict(py::reinterpret_borrow<py::object>(kv));
@@ -167,6 +162,47 @@ py::array as_loggable_array(const StreamBinding& s, py::handle obj) {
     if (!arr) throw py::error_already_set();
   }
   return py::reinterpret_steal<py::array>(arr.release());
+}
+
+// pybind11's once-storage never destroys what it stores. A `static py::object`
+// would be released by a C++ exit-time destructor after the interpreter has
+// finalised (module_dealloc on a dead interpreter: SIGSEGV at exit).
+py::handle numpy() {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> np;
+  return np.call_once_and_store_result([] { return py::object(py::module_::import("numpy")); }).get_stored();
+}
+
+py::object text_or_corrupt(std::string_view text, const char* what) {
+  PyObject* o = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "strict");
+  if (o == nullptr) {
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) throw py::error_already_set();
+    PyErr_Clear();
+    throw CorruptFile(std::string(what) + " is not valid UTF-8");
+  }
+  return py::reinterpret_steal<py::object>(o);
+}
+
+py::object text_lenient(std::string_view text) {
+  PyObject* o = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "surrogateescape");
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(o);
+}
+
+py::object key_to_py(const KeyRef& k) {
+  PyObject* o;
+  switch (k.kind) {
+    case KeyRef::Kind::Integer: o = PyLong_FromLongLong(k.integer); break;
+    case KeyRef::Kind::Real: o = PyFloat_FromDouble(k.real); break;
+    default: return text_or_corrupt(k.text, "a text key value");
+  }
+  if (o == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::object>(o);
+}
+
+py::array new_rows_block(const py::dtype& dtype, std::size_t rows, const std::vector<std::int64_t>& shape) {
+  std::vector<py::ssize_t> dims{static_cast<py::ssize_t>(rows)};
+  dims.insert(dims.end(), shape.begin(), shape.end());
+  return py::array(dtype, dims);
 }
 
 std::string dtype_name(py::handle dtype) {

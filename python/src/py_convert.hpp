@@ -1,12 +1,15 @@
-// Turning Python inputs into what the core takes: key dicts into KeyRefs,
-// array-likes into contiguous bytes of the registered dtype. Parse and copy
-// Python inputs here, with the GIL; the core never sees a PyObject.
+// Between Python objects and what the core takes and gives: key dicts into
+// KeyRefs, array-likes into contiguous bytes of the registered dtype, and
+// back: key values and text from files into Python objects, row blocks into
+// ndarrays. Runs with the GIL; the core never sees a PyObject.
 #pragma once
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "array_logger/array_spec.hpp"
@@ -43,5 +46,19 @@ py::array as_loggable_array(const StreamBinding& s, py::handle obj);
 
 // numpy dtype name ("float32") of anything np.dtype() accepts.
 std::string dtype_name(py::handle dtype);
+
+// The numpy module, imported once and never released (see py_convert.cpp).
+py::handle numpy();
+
+// Text read from a file as a str. We only ever write UTF-8, so other bytes
+// mean the file is damaged: CorruptFile naming `what`.
+py::object text_or_corrupt(std::string_view text, const char* what);
+// Informational text (meta values): undecodable bytes kept as surrogate escapes.
+py::object text_lenient(std::string_view text);
+// A key value read from a file as int, float or str (see text_or_corrupt).
+py::object key_to_py(const KeyRef& k);
+
+// An uninitialised ndarray of `rows` arrays of `shape`: shape (rows, *shape).
+py::array new_rows_block(const py::dtype& dtype, std::size_t rows, const std::vector<std::int64_t>& shape);
 
 }  // namespace array_logger::py_binding

@@ -14,29 +14,6 @@
 namespace array_logger::py_binding {
 namespace {
 
-// Text from the file as a Python str; bytes that are not UTF-8 mean the file
-// is damaged (we only ever write UTF-8), reported as CorruptFile.
-py::object text_or_corrupt(std::string_view text, const char* what) {
-  PyObject* o = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "strict");
-  if (o == nullptr) {
-    if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) throw py::error_already_set();
-    PyErr_Clear();
-    throw CorruptFile(std::string(what) + " is not valid UTF-8");
-  }
-  return py::reinterpret_steal<py::object>(o);
-}
-
-py::object key_to_py(const KeyRef& k) {
-  PyObject* o;
-  switch (k.kind) {
-    case KeyRef::Kind::Integer: o = PyLong_FromLongLong(k.integer); break;
-    case KeyRef::Kind::Real: o = PyFloat_FromDouble(k.real); break;
-    default: return text_or_corrupt(k.text, "a text key value");
-  }
-  if (o == nullptr) throw py::error_already_set();
-  return py::reinterpret_steal<py::object>(o);
-}
-
 std::vector<KeyValue> to_params(const py::object& params) {
   std::vector<KeyValue> out;
   if (params.is_none()) return out;
@@ -60,9 +37,7 @@ class PyCursor {
   py::object fetch(std::size_t max_rows) {
     if (done_) return py::none();
     if (reader_->closed()) throw StateError("Reader is closed");
-    std::vector<py::ssize_t> dims{static_cast<py::ssize_t>(max_rows)};
-    dims.insert(dims.end(), shape_.begin(), shape_.end());
-    py::array block(dtype_, dims);
+    py::array block = new_rows_block(dtype_, max_rows, shape_);
     auto* base = static_cast<std::byte*>(block.mutable_data());
     const std::size_t row_bytes = static_cast<std::size_t>(block.itemsize()) *
                                   static_cast<std::size_t>(max_rows ? block.size() / max_rows : 0);
@@ -123,14 +98,10 @@ class KeyColumn {
   py::array to_numpy(std::size_t n) const {
     if (kind_ == Ints || kind_ == Unset) return py::array_t<std::int64_t>(static_cast<py::ssize_t>(n), ints_.data());
     if (kind_ == Reals) return py::array_t<double>(static_cast<py::ssize_t>(n), reals_.data());
-    py::array out = py::module_::import("numpy").attr("empty")(n, "object");
-    for (std::size_t i = 0; i < n; ++i) {
-      const KeyValue& v = objects_[i];
-      py::object o = std::holds_alternative<std::int64_t>(v) ? py::object(py::int_(std::get<std::int64_t>(v)))
-                     : std::holds_alternative<double>(v)     ? py::object(py::float_(std::get<double>(v)))
-                                                             : py::object(py::str(std::get<std::string>(v)));
-      out[py::int_(i)] = o;
-    }
+    py::array out = numpy().attr("empty")(n, "object");
+    // Through the one key decoder, so that a damaged text key is the same
+    // CorruptFileError here as in iterate().
+    for (std::size_t i = 0; i < n; ++i) out[py::int_(i)] = key_to_py(KeyRef::of(objects_[i]));
     return out;
   }
 
@@ -180,9 +151,7 @@ class PyReader {
       py::gil_scoped_release nogil;
       n = reader_->count(where, p);
     }
-    std::vector<py::ssize_t> dims{static_cast<py::ssize_t>(n)};
-    dims.insert(dims.end(), spec.shape.begin(), spec.shape.end());
-    py::array out(dtype_, dims);
+    py::array out = new_rows_block(dtype_, n, spec.shape);
     auto* base = static_cast<std::byte*>(out.mutable_data());
     const std::size_t row_bytes = spec.payload_bytes();
     std::vector<KeyColumn> cols(spec.keys.size(), KeyColumn(n));
@@ -207,13 +176,7 @@ class PyReader {
   bool closed() const { return reader_->closed(); }
   py::dict meta() const {
     py::dict d;
-    // Informational text: undecodable bytes are kept as surrogate escapes.
-    auto lenient = [](const std::string& t) {
-      PyObject* o = PyUnicode_DecodeUTF8(t.data(), static_cast<Py_ssize_t>(t.size()), "surrogateescape");
-      if (o == nullptr) throw py::error_already_set();
-      return py::reinterpret_steal<py::object>(o);
-    };
-    for (const auto& [k, v] : reader_->meta()) d[lenient(k)] = lenient(v);
+    for (const auto& [k, v] : reader_->meta()) d[text_lenient(k)] = text_lenient(v);
     return d;
   }
   py::tuple shape() const {

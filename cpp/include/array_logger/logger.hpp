@@ -9,11 +9,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <filesystem>
-#include <functional>
 #include <initializer_list>
 #include <memory>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -21,43 +18,9 @@
 
 #include "array_logger/array_spec.hpp"
 #include "array_logger/key_value.hpp"
+#include "array_logger/options.hpp"
 
 namespace array_logger {
-
-// SQLite's `synchronous` setting for the databases being written. Both
-// survive a killed process with every committed row; only Full and Normal
-// survive a power loss (Normal may lose the last commits, never corrupts).
-enum class Synchronous { Off, Normal, Full };
-
-// Progress of close-time compression: array name, bytes done, bytes total.
-using CloseProgressFn = std::function<void(std::string_view name, std::uint64_t done, std::uint64_t total)>;
-
-struct LoggerOptions {
-  std::filesystem::path root;                 // created if missing
-  std::optional<int> compression_level = 22;  // 1..22, or nullopt: keep plain .db files
-  Synchronous synchronous = Synchronous::Normal;
-  // Bytes of logged rows that may wait for the writer thread. log() blocks
-  // (without spinning) while the buffer is full, which bounds memory.
-  std::size_t buffer_bytes = 16u << 20;
-  int compression_workers = -1;  // zstd worker threads at close; -1 = one per core
-  CloseProgressFn close_progress;  // optional
-};
-
-struct RegisterOptions {
-  std::uint64_t commit_threshold_rows = 100;
-  double commit_threshold_seconds = 60.0;
-  // Stored verbatim in meta as `user_metadata` (JSON text is customary).
-  std::string user_metadata;
-  // Per-blob filter: byte shuffle + zstd on the writer thread. Smaller files
-  // for smooth float data; decoded transparently by the reader.
-  bool shuffle_zstd = false;
-  int shuffle_zstd_level = 3;
-  // The exact text of the meta `keys` row, when the caller can produce
-  // Python's repr() of the key list itself (the Python binding does; C++
-  // alone escapes only ASCII and C1 control characters). Must parse back to
-  // the same keys; empty = computed.
-  std::string keys_repr;
-};
 
 class Logger {
  public:
@@ -80,9 +43,10 @@ class Logger {
   // Queues one row: `data` holds the array's C-order bytes (exactly
   // spec(id).payload_bytes()), `keys` its key values in registration order.
   // Returns once the bytes are copied; the writer commits later. Blocks
-  // while the buffer is full.
+  // while the buffer is full and, unless throughput_mode, while
+  // 2 x commit_threshold_rows rows of this name are uncommitted.
   void log(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes);
-  // Same, but returns false instead of blocking when the buffer is full.
+  // Same, but returns false instead of blocking.
   bool try_log(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes);
 
   // Typed convenience for a contiguous buffer whose element type matches.

@@ -1,0 +1,58 @@
+// What a Logger and each registered array are configured with. Separate
+// from logger.hpp so that the writer's internals can take the options
+// without seeing the Logger class.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace array_logger {
+
+// SQLite's `synchronous` setting for the databases being written. Both
+// survive a killed process with every committed row; only Full and Normal
+// survive a power loss (Normal may lose the last commits, never corrupts).
+enum class Synchronous { Off, Normal, Full };
+
+// Progress of close-time compression: array name, bytes done, bytes total.
+using CloseProgressFn = std::function<void(std::string_view name, std::uint64_t done, std::uint64_t total)>;
+
+struct LoggerOptions {
+  std::filesystem::path root;                 // created if missing
+  std::optional<int> compression_level = 22;  // 1..22, or nullopt: keep plain .db files
+  Synchronous synchronous = Synchronous::Normal;
+  // Bytes of logged rows that may wait for the writer thread. log() blocks
+  // (without spinning) while the buffer is full, which bounds memory.
+  std::size_t buffer_bytes = 16u << 20;
+  // false (default): the loss bound of docs/DURABILITY.md. At every moment
+  // all rows of a name are committed except at most the last
+  // 2 x commit_threshold_rows logged (and those of the last
+  // commit_threshold_seconds): log() waits for the writer rather than fall
+  // further behind. true: log() waits only for buffer space, so a loop
+  // faster than the writer may have up to buffer_bytes of rows uncommitted.
+  bool throughput_mode = false;
+  int compression_workers = -1;  // zstd worker threads at close; -1 = one per core
+  CloseProgressFn close_progress;  // optional
+};
+
+struct RegisterOptions {
+  std::uint64_t commit_threshold_rows = 100;
+  double commit_threshold_seconds = 60.0;
+  // Stored verbatim in meta as `user_metadata` (JSON text is customary).
+  std::string user_metadata;
+  // Per-blob filter: byte shuffle + zstd on the writer thread. Smaller files
+  // for smooth float data; decoded transparently by the reader.
+  bool shuffle_zstd = false;
+  int shuffle_zstd_level = 3;
+  // The exact text of the meta `keys` row, when the caller can produce
+  // Python's repr() of the key list itself (the Python binding does; C++
+  // alone escapes only ASCII and C1 control characters). Must parse back to
+  // the same keys; empty = computed.
+  std::string keys_repr;
+};
+
+}  // namespace array_logger

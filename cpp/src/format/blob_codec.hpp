@@ -1,0 +1,60 @@
+// What is stored in the `data` column, both ways: the writer's encoder
+// (blob header + raw payload, or the shuffle-zstd filter) and the reader's
+// decoder, which checks every blob against the file's meta. The byte
+// layout itself is array_logger/blob.hpp (docs/FORMAT.md, "Blob layout 1").
+#pragma once
+
+#include <zstd.h>
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "array_logger/array_spec.hpp"
+#include "os/zstd_ptr.hpp"
+
+namespace array_logger::detail {
+
+class BlobEncoder {
+ public:
+  BlobEncoder() = default;
+  // `format_version` 1 stores bare payloads (the pure-Python layout), 2 the
+  // ALB1 header before each payload; `shuffle_zstd` (format 2 only) filters it.
+  BlobEncoder(const ArraySpec& spec, int format_version, bool shuffle_zstd, int level);
+
+  // Bytes the producer copies in front of each payload in the queue, so that
+  // an unfiltered row is stored as queued, without another copy.
+  const std::vector<std::byte>& queued_prefix() const noexcept { return queued_prefix_; }
+  // Filtered blobs share one output buffer: one row per statement.
+  bool filtered() const noexcept { return static_cast<bool>(cctx_); }
+  // The blob to store for a queued one (prefix + payload). A filtered result
+  // points into the encoder and is valid until the next call.
+  std::span<const std::byte> encode(std::span<const std::byte> queued);
+
+ private:
+  std::size_t itemsize_ = 1;
+  std::vector<std::byte> queued_prefix_;
+  std::vector<std::byte> filtered_header_, raw_header_;
+  ZstdPtr<ZSTD_CCtx> cctx_;
+  std::vector<std::byte> shuffled_, out_;
+};
+
+class BlobDecoder {
+ public:
+  BlobDecoder() = default;
+  BlobDecoder(const ArraySpec& spec, int format_version);
+
+  // The array bytes (C order) of a stored blob, valid until the next call.
+  // Throws CorruptFile saying what does not match the meta.
+  std::span<const std::byte> decode(std::span<const std::byte> blob);
+
+ private:
+  const ArraySpec* spec_ = nullptr;
+  int format_version_ = 0;
+  std::uint64_t payload_ = 0;
+  std::vector<std::byte> raw_header_, filtered_header_;
+  ZstdPtr<ZSTD_DCtx> dctx_;  // created at the first filtered blob
+  std::vector<std::byte> unzipped_, decoded_;
+};
+
+}  // namespace array_logger::detail

@@ -1,0 +1,33 @@
+// The tables of an array_logger file (docs/FORMAT.md): `meta` (key/value
+// text that makes the file self-describing) and `array_log` (one column per
+// key, in registration order, then `data`), and the SQL that writes them.
+#pragma once
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "array_logger/array_spec.hpp"
+#include "sqlite/database.hpp"
+
+namespace array_logger::detail {
+
+using MetaRows = std::vector<std::pair<std::string, std::string>>;
+
+// The meta rows of a new format-2 file. `keys_text` is the `keys` row
+// verbatim (Python's repr of the key list).
+MetaRows new_file_meta(const ArraySpec& spec, const std::string& keys_text, bool shuffle_zstd,
+                       const std::string& user_metadata);
+// Creates both tables and fills `meta` (inside the caller's transaction).
+void create_tables(Database& db, const std::vector<std::string>& keys, const MetaRows& meta);
+
+// Every row of `meta`. Throws CorruptFile when the table is missing or odd.
+std::map<std::string, std::string> read_meta_rows(Database& db);
+// Checks that array_log has exactly the key columns (in order) and `data`.
+void check_array_log_columns(Database& db, const std::vector<std::string>& keys, const std::string& what);
+
+// INSERT of `rows` rows (keys..., data) in one statement.
+std::string insert_sql(const std::vector<std::string>& keys, std::size_t rows);
+
+}  // namespace array_logger::detail

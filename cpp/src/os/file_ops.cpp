@@ -1,0 +1,102 @@
+#include "os/file_ops.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "array_logger/errors.hpp"
+
+namespace array_logger::detail {
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void throw_errno(const std::string& what, int err) {
+  throw StorageError(what + ": " + std::strerror(err), 0, err);
+}
+
+Fd open_file(const std::filesystem::path& path, int flags, int mode) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) throw_errno("cannot open " + path.string(), errno);
+  return Fd(fd);
+}
+
+void fsync_fd(const Fd& fd, const std::filesystem::path& path) {
+  if (::fsync(fd.get()) != 0) throw_errno("fsync failed for " + path.string(), errno);
+}
+
+void fsync_dir(const std::filesystem::path& dir) {
+  Fd fd = open_file(dir.empty() ? std::filesystem::path(".") : dir, O_RDONLY | O_DIRECTORY);
+  fsync_fd(fd, dir);
+}
+
+void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    throw_errno("cannot rename " + from.string() + " to " + to.string(), errno);
+  fsync_dir(to.parent_path());
+}
+
+void remove_if_exists(const std::filesystem::path& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    throw_errno("cannot remove " + path.string(), errno);
+}
+
+bool file_exists(const std::filesystem::path& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::optional<std::uint64_t> file_size(const std::filesystem::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+TempFile::TempFile(const char* suffix) {
+  std::string tmpl = (absolute_path(std::filesystem::temp_directory_path()) / "array_logger-XXXXXX").string() + suffix;
+  const int fd = ::mkstemps(tmpl.data(), static_cast<int>(std::strlen(suffix)));  // created 0600
+  if (fd < 0) throw_errno("cannot create a temporary file in " + tmpl, errno);
+  fd_ = Fd(fd);
+  path_ = tmpl;
+}
+
+TempFile::~TempFile() {
+  fd_ = Fd();
+  ::unlink(path_.c_str());
+}
+
+std::optional<SqliteHeader> read_sqlite_header(const std::filesystem::path& db) {
+  Fd fd(::open(db.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return std::nullopt;
+  unsigned char header[20];
+  if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return std::nullopt;
+  if (std::memcmp(header, "SQLite format 3", 16) != 0) return std::nullopt;
+  return SqliteHeader{header[18], header[19]};
+}
+
+std::filesystem::path absolute_path(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  if (ec) throw StorageError("cannot resolve " + path.string() + ": " + ec.message(), 0, ec.value());
+  abs = abs.lexically_normal();
+  if (!abs.has_filename() && abs.has_relative_path()) abs = abs.parent_path();  // "/a/logs/" -> "/a/logs"
+  return abs;
+}
+
+}  // namespace array_logger::detail

@@ -1,0 +1,79 @@
+// Small POSIX file operations with the durability steps spelled out.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace array_logger::detail {
+
+// RAII file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) noexcept : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+  int get() const noexcept { return fd_; }
+  int release() noexcept {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// open(2) that throws StorageError (errno kept) naming `path`.
+Fd open_file(const std::filesystem::path& path, int flags, int mode = 0600);
+void fsync_fd(const Fd& fd, const std::filesystem::path& path);
+// fsync of a directory, so that a rename or unlink inside it is durable.
+void fsync_dir(const std::filesystem::path& dir);
+// rename(2) then fsync of the directory.
+void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to);
+// unlink that ignores ENOENT and throws on other errors.
+void remove_if_exists(const std::filesystem::path& path);
+bool file_exists(const std::filesystem::path& path);
+// Size in bytes, or nullopt when the file cannot be stat'ed.
+std::optional<std::uint64_t> file_size(const std::filesystem::path& path);
+// `path` made absolute against the current directory, now, and lexically
+// normalised ("./logs/" -> "/cwd/logs"): resolved once, so that a later
+// chdir() (config frameworks do it) changes nothing. Throws StorageError.
+std::filesystem::path absolute_path(const std::filesystem::path& path);
+[[noreturn]] void throw_errno(const std::string& what, int err);
+
+// A private file (mode 0600) in the temporary directory, named
+// array_logger-XXXXXX{suffix}; removed by the destructor.
+class TempFile {
+ public:
+  explicit TempFile(const char* suffix);
+  ~TempFile();
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::filesystem::path& path() const noexcept { return path_; }
+  // Open for writing until close_fd().
+  const Fd& fd() const noexcept { return fd_; }
+  void close_fd() noexcept { fd_ = Fd(); }
+
+ private:
+  std::filesystem::path path_;
+  Fd fd_;
+};
+
+// The journal mode bytes of an SQLite database header (file format
+// offsets 18 and 19: 1 = rollback journal, 2 = WAL), or nullopt when the
+// file does not start with an SQLite header.
+struct SqliteHeader {
+  unsigned char write_version, read_version;
+  bool wal() const noexcept { return write_version == 2 && read_version == 2; }
+  bool rollback() const noexcept { return write_version == 1; }
+};
+std::optional<SqliteHeader> read_sqlite_header(const std::filesystem::path& db);
+
+}  // namespace array_logger::detail

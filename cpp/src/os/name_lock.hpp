@@ -1,0 +1,27 @@
+// One writer per array name at a time, across processes: an exclusive
+// flock(2) on {root}/.{name}.lock, held while the name is registered and
+// removed when released (array names cannot start with a dot, so the lock
+// file never collides with an array's files).
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "os/file_ops.hpp"
+
+namespace array_logger::detail {
+
+class NameLock {
+ public:
+  // Throws StateError when another logger (any process) holds the name.
+  NameLock(const std::filesystem::path& root, const std::string& name);
+  ~NameLock();  // unlinks the lock file, then releases the lock
+  NameLock(const NameLock&) = delete;
+  NameLock& operator=(const NameLock&) = delete;
+
+ private:
+  std::filesystem::path path_;
+  Fd fd_;
+};
+
+}  // namespace array_logger::detail

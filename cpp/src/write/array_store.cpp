@@ -1,0 +1,125 @@
+#include "write/array_store.hpp"
+
+#include "array_logger/errors.hpp"
+#include "format/schema.hpp"
+#include "write/record_ring.hpp"
+#include "write/store_database.hpp"
+
+namespace array_logger::detail {
+namespace {
+
+// Commit before a transaction holds this many blob bytes, whatever the row
+// threshold says: keeps the WAL (and checkpoint stalls) bounded for big arrays.
+constexpr std::uint64_t kMaxTxnBytes = 64ull << 20;
+
+// Every argument check of register, before any file is touched.
+const std::string& validated(const std::string& name, const ArraySpec& spec, const RegisterOptions& options) {
+  validate_array_name(name);
+  validate_spec(spec);
+  if (options.commit_threshold_rows == 0) throw InvalidArgument("commit_threshold_rows must be at least 1");
+  if (!(options.commit_threshold_seconds > 0)) throw InvalidArgument("commit_threshold_seconds must be positive");
+  return name;
+}
+
+}  // namespace
+
+ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, const ArraySpec& spec,
+                       const RegisterOptions& options, Synchronous sync)
+    : name_(std::move(name)),
+      options_(options),
+      files_(root, validated(name_, spec, options_)),
+      nkeys_(spec.keys.size()) {
+  try {
+    StoreDatabase opened = open_store_database(files_.db(), name_, spec, options_, sync);
+    db_ = std::move(opened.db);
+    options_.shuffle_zstd = opened.shuffle_zstd;
+    encoder_ = BlobEncoder(spec, opened.format_version, opened.shuffle_zstd, options_.shuffle_zstd_level);
+    insert_ = db_.prepare(insert_sql(spec.keys, 1), "INSERT");
+    insert_batch_ = db_.prepare(insert_sql(spec.keys, kBatchRows), "INSERT");
+    txn_sql_.emplace(db_);
+  } catch (...) {
+    // Refused (meta mismatch, not our file, ...): leave the files as they were.
+    insert_.finalize();
+    insert_batch_.finalize();
+    txn_sql_.reset();
+    db_.close();
+    files_.abandon();
+    throw;
+  }
+  files_.drop_stale_zst();
+}
+
+void ArrayStore::bind_row(Statement& st, int first_param, const Row& row) {
+  const std::byte* keys = row.keys;
+  const int nkeys = static_cast<int>(nkeys_);
+  for (int i = 0; i < nkeys; ++i) {
+    KeyRef k;
+    keys = unpack_key(keys, k);
+    st.bind(first_param + i, k);
+  }
+  const std::span<const std::byte> blob = encoder_.encode(row.blob);
+  st.bind_blob(first_param + nkeys, blob);
+  bytes_in_txn_ += blob.size();
+}
+
+void ArrayStore::insert(std::span<const Row> rows) {
+  const int params_per_row = static_cast<int>(nkeys_) + 1;
+  std::size_t i = 0;
+  while (i < rows.size()) {
+    if (!txn_) txn_.emplace(db_, *txn_sql_);
+    const std::uint64_t until_commit = options_.commit_threshold_rows - rows_in_txn_;
+    // Filtered blobs share one output buffer, so they go one per statement.
+    if (!encoder_.filtered() && rows.size() - i >= kBatchRows && until_commit >= kBatchRows) {
+      for (std::size_t r = 0; r < kBatchRows; ++r)
+        bind_row(insert_batch_, 1 + static_cast<int>(r) * params_per_row, rows[i + r]);
+      insert_batch_.run();
+      i += kBatchRows;
+      rows_in_txn_ += kBatchRows;
+    } else {
+      bind_row(insert_, 1, rows[i]);
+      insert_.run();
+      ++i;
+      ++rows_in_txn_;
+    }
+    if (rows_in_txn_ >= options_.commit_threshold_rows || bytes_in_txn_ >= kMaxTxnBytes) commit();
+  }
+}
+
+ArrayStore::Clock::time_point ArrayStore::commit_deadline() const noexcept {
+  return last_commit_ + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(options_.commit_threshold_seconds));
+}
+
+void ArrayStore::commit() {
+  if (!txn_) return;
+  txn_->commit();
+  txn_.reset();
+  rows_committed_ += rows_in_txn_;
+  rows_in_txn_ = 0;
+  bytes_in_txn_ = 0;
+  last_commit_ = Clock::now();
+}
+
+void ArrayStore::abandon_transaction() noexcept {
+  txn_.reset();  // rolls back
+  rows_in_txn_ = 0;
+  bytes_in_txn_ = 0;
+}
+
+void ArrayStore::finish() {
+  if (!db_) return;
+  commit();
+  insert_.finalize();
+  insert_batch_.finalize();
+  txn_sql_.reset();
+  // TRUNCATE: copy every WAL frame into the .db and empty the WAL, so the
+  // .db alone is complete; then leave WAL mode so the file needs no -wal or
+  // -shm to be read (read-only readers and the zstd frame of it included).
+  // Both fail harmlessly (BUSY) while another process has the file open; it
+  // is then left in WAL mode, which every SQLite reads: best effort.
+  db_.try_exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  db_.try_exec("PRAGMA journal_mode=DELETE");
+  db_.close();
+}
+
+}  // namespace array_logger::detail

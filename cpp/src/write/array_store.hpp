@@ -1,0 +1,86 @@
+// One registered array name being written: the rows' SQL and the commit
+// policy. Created on the caller's thread by register, then used only by the
+// writer thread until it is finished. Its files are StoreFiles, its
+// database is opened by open_store_database, its blobs are encoded by
+// BlobEncoder.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "array_logger/array_spec.hpp"
+#include "array_logger/options.hpp"
+#include "format/blob_codec.hpp"
+#include "sqlite/database.hpp"
+#include "sqlite/statement.hpp"
+#include "sqlite/transaction.hpp"
+#include "write/store_files.hpp"
+
+namespace array_logger::detail {
+
+class ArrayStore {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Opens or creates {root}/{name}.db (resuming {name}.db.zst when only
+  // that exists) and checks its meta against `spec`.
+  ArrayStore(const std::filesystem::path& root, std::string name, const ArraySpec& spec,
+             const RegisterOptions& options, Synchronous sync);
+
+  const std::string& name() const noexcept { return name_; }
+  const RegisterOptions& options() const noexcept { return options_; }
+  StoreFiles& files() noexcept { return files_; }
+  // Bytes the producer copies before each payload (see BlobEncoder).
+  const std::vector<std::byte>& queued_prefix() const noexcept { return encoder_.queued_prefix(); }
+
+  // One queued row: `keys` is the packed key area of a queue record (see
+  // record_ring.hpp), `blob` the prefix + payload.
+  struct Row {
+    const std::byte* keys;
+    std::span<const std::byte> blob;
+  };
+  // Rows per multi-row INSERT: one statement execution (cursor open, seek to
+  // the last rowid, statement end) is shared by this many rows.
+  static constexpr std::size_t kBatchRows = 16;
+
+  // Writer thread: inserts rows in order, committing whenever the row or
+  // byte threshold is reached (exactly as row-at-a-time inserts would).
+  void insert(std::span<const Row> rows);
+  std::uint64_t rows_in_transaction() const noexcept { return rows_in_txn_; }
+  // Rows this store has inserted and committed since it was opened.
+  std::uint64_t rows_committed() const noexcept { return rows_committed_; }
+  bool commit_due(Clock::time_point now) const noexcept { return txn_ && now >= commit_deadline(); }
+  Clock::time_point commit_deadline() const noexcept;
+  void commit();
+  void mark_idle(Clock::time_point now) noexcept {
+    if (!txn_) last_commit_ = now;
+  }
+  // Rolls back a failed transaction (never throws).
+  void abandon_transaction() noexcept;
+  // Checkpoints the WAL into the main file, leaves the file in rollback
+  // journal mode (readable by any SQLite, read-only or not) and closes it.
+  void finish();
+  bool finished() const noexcept { return !db_; }
+
+ private:
+  void bind_row(Statement& st, int first_param, const Row& row);
+
+  std::string name_;
+  RegisterOptions options_;
+  StoreFiles files_;  // before db_: the name lock outlives the connection
+  std::size_t nkeys_;
+  Database db_;
+  BlobEncoder encoder_;
+  Statement insert_, insert_batch_;
+  std::optional<TransactionStatements> txn_sql_;
+  std::optional<Transaction> txn_;  // the open write transaction, if any
+  std::uint64_t rows_in_txn_ = 0, bytes_in_txn_ = 0, rows_committed_ = 0;
+  Clock::time_point last_commit_ = Clock::now();
+};
+
+}  // namespace array_logger::detail

@@ -1,0 +1,412 @@
+#include "array_logger/logger.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "array_logger/errors.hpp"
+#include "os/fork_guard.hpp"
+#include "write/array_store.hpp"
+#include "write/record_ring.hpp"
+
+namespace array_logger {
+
+using detail::ArrayStore;
+using detail::RecordHeader;
+using detail::RecordRing;
+using detail::round8;
+
+namespace {
+
+// What log() checks a row against; immutable after register.
+struct StreamInfo {
+  std::string name;
+  ArraySpec spec;
+  std::uint64_t payload_bytes;
+  std::vector<std::byte> prefix;  // blob header copied before each payload
+  std::size_t fixed_record_bytes;  // record size without text keys
+  // Guarded by the Logger's mutex. Rows logged since the writer last took
+  // the queue, and how many more complete this name's open commit group:
+  // when `arrived` reaches `needed`, the writer must run so that the group
+  // is committed as soon as its last row is logged.
+  std::uint64_t arrived = 0;
+  std::uint64_t needed = 0;
+  // The loss bound: rows whose log() returned, rows the writer has
+  // committed (as of its last batch), and how far apart they may be
+  // (2 x commit_threshold_rows; unlimited in throughput mode).
+  std::uint64_t logged = 0;
+  std::uint64_t committed = 0;
+  std::uint64_t max_uncommitted = 0;
+};
+
+}  // namespace
+
+struct Logger::Impl {
+  LoggerOptions opts;
+  std::uint64_t fork_gen = detail::fork_generation();
+
+  mutable std::mutex mu;
+  std::condition_variable writer_cv;  // writer waits for work
+  std::condition_variable space_cv;   // producers wait for room / flush / drain
+  RecordRing ring;
+  std::vector<std::unique_ptr<StreamInfo>> infos;      // by StreamId
+  std::vector<std::unique_ptr<ArrayStore>> stores;     // by StreamId, writer-owned after register
+  std::unordered_map<std::string, StreamId> by_name;
+  bool wake = false, stop = false, closed = false;
+  std::uint64_t bytes_since_wake = 0;
+  std::uint64_t flush_requested = 0, flush_done = 0;
+  std::exception_ptr writer_error;
+  std::atomic<bool> failed{false};
+  std::thread writer;
+
+  void check_usable() const {
+    if (detail::fork_generation() != fork_gen)
+      throw StateError("this Logger was created in the parent process before fork(); "
+                       "create a new Logger in the child");
+  }
+  [[noreturn]] void rethrow_writer_error() const { std::rethrow_exception(writer_error); }
+  void writer_loop();
+  void process(std::uint64_t from, std::uint64_t to, std::vector<ArrayStore*>& local);
+  void fail(std::exception_ptr e);
+  bool push(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes, bool may_block);
+  void compress_all();
+};
+
+void Logger::Impl::fail(std::exception_ptr e) {
+  std::lock_guard lock(mu);
+  if (!writer_error) writer_error = e;
+  failed.store(true, std::memory_order_release);
+  space_cv.notify_all();
+}
+
+void Logger::Impl::process(std::uint64_t from, std::uint64_t to, std::vector<ArrayStore*>& local) {
+  // Consecutive rows of one name go to the database together, so that it
+  // can insert them with multi-row statements.
+  std::vector<ArrayStore::Row> run;
+  run.reserve(64);
+  std::uint32_t run_stream = 0;
+  auto flush_run = [&] {
+    if (run.empty()) return;
+    ArrayStore* store = local[run_stream];
+    try {
+      store->insert(run);
+    } catch (...) {
+      store->abandon_transaction();
+      local[run_stream] = nullptr;
+      fail(std::current_exception());
+    }
+    run.clear();
+  };
+  std::uint64_t pos = from;
+  while (pos < to) {
+    const std::byte* rec = ring.record_at(pos);
+    RecordHeader h;
+    std::memcpy(&h, rec, sizeof h);
+    if (h.stream != run_stream || run.size() == 64) {
+      flush_run();
+      run_stream = h.stream;
+    }
+    if (local[h.stream] == nullptr) continue;  // its database failed earlier
+    const std::byte* keys = rec + sizeof h;
+    const std::byte* blob = keys + round8(h.keys_bytes);
+    run.push_back({keys, std::span<const std::byte>(blob, h.blob_bytes)});
+  }
+  flush_run();
+}
+
+void Logger::Impl::writer_loop() {
+  std::vector<ArrayStore*> local;
+  std::unique_lock lock(mu);
+  for (;;) {
+    // Sleep until a producer asks (rows/bytes threshold, flush, close) or
+    // the earliest time-based commit is due.
+    auto deadline = ArrayStore::Clock::time_point::max();
+    for (ArrayStore* s : local)
+      if (s) deadline = std::min(deadline, s->commit_deadline());
+    if (!wake && !stop) writer_cv.wait_until(lock, deadline, [&] { return wake || stop; });
+    wake = false;
+    const std::uint64_t from = ring.tail(), to = ring.head();
+    const std::uint64_t flush_target = flush_requested;
+    const bool stopping = stop;
+    for (std::size_t i = local.size(); i < stores.size(); ++i) local.push_back(stores[i].get());
+    for (auto& info : infos) info->arrived = 0;  // these rows are in this batch
+    bytes_since_wake = 0;
+    lock.unlock();
+
+    process(from, to, local);
+    const auto now = ArrayStore::Clock::now();
+    const bool commit_all = flush_target != flush_done || stopping;
+    for (ArrayStore*& s : local) {
+      if (s == nullptr) continue;
+      try {
+        if (commit_all || s->commit_due(now)) s->commit();
+        s->mark_idle(now);
+        if (stopping) s->finish();
+      } catch (...) {
+        s->abandon_transaction();
+        s = nullptr;
+        fail(std::current_exception());
+      }
+    }
+
+    lock.lock();
+    ring.release_to(to);
+    // Rows logged during the batch may already complete a commit group.
+    for (std::size_t i = 0; i < local.size(); ++i) {
+      if (local[i] == nullptr) continue;
+      StreamInfo& info = *infos[i];
+      info.committed = local[i]->rows_committed();
+      info.needed = local[i]->options().commit_threshold_rows - local[i]->rows_in_transaction();
+      if (info.arrived >= info.needed) wake = true;
+    }
+    flush_done = flush_target;
+    space_cv.notify_all();
+    if (stopping && ring.empty()) return;
+  }
+}
+
+bool Logger::Impl::push(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes,
+                        bool may_block) {
+  // Validation happens before anything is queued, so a rejected row leaves
+  // the logger exactly as it was.
+  std::unique_lock lock(mu);
+  if (closed) throw StateError("Logger is closed");
+  if (failed.load(std::memory_order_acquire)) rethrow_writer_error();
+  if (id >= infos.size()) throw InvalidArgument("unknown array id " + std::to_string(id));
+  const StreamInfo& info = *infos[id];
+  if (keys.size() != info.spec.keys.size())
+    throw InvalidArgument("'" + info.name + "' expects " + std::to_string(info.spec.keys.size()) +
+                          " key values, got " + std::to_string(keys.size()));
+  if (nbytes != info.payload_bytes)
+    throw InvalidArgument("Shape mismatch for '" + info.name + "': expected " +
+                          std::to_string(info.payload_bytes) + " bytes, got " + std::to_string(nbytes));
+  std::size_t keys_bytes = 0;
+  std::size_t record = info.fixed_record_bytes;
+  if (std::any_of(keys.begin(), keys.end(), [](const KeyRef& k) { return k.kind == KeyRef::Kind::Text; })) {
+    keys_bytes = detail::packed_keys_size(keys);
+    record = round8(sizeof(RecordHeader) + round8(keys_bytes) + info.prefix.size() + nbytes);
+    if (record > ring.capacity() / 2) throw InvalidArgument("key text too long");
+  } else {
+    keys_bytes = detail::packed_number_keys_size(keys.size());
+  }
+  // Wait while the writer is too far behind (the loss bound: a plain
+  // comparison, no system call, while it keeps up) or the buffer is full.
+  StreamInfo& stream = *infos[id];
+  std::byte* out;
+  while (stream.logged - stream.committed >= stream.max_uncommitted ||
+         (out = ring.try_reserve(record)) == nullptr) {
+    if (!may_block) return false;
+    wake = true;
+    writer_cv.notify_one();
+    space_cv.wait(lock);
+    if (failed.load(std::memory_order_acquire)) rethrow_writer_error();
+    if (closed) throw StateError("Logger is closed");
+  }
+  RecordHeader h{static_cast<std::uint32_t>(record), id, static_cast<std::uint32_t>(keys_bytes),
+                 static_cast<std::uint32_t>(info.prefix.size() + nbytes)};
+  std::memcpy(out, &h, sizeof h);
+  detail::pack_keys(keys, out + sizeof h);
+  std::byte* blob = out + sizeof h + round8(keys_bytes);
+  if (!info.prefix.empty()) std::memcpy(blob, info.prefix.data(), info.prefix.size());
+  std::memcpy(blob + info.prefix.size(), data, nbytes);
+  bytes_since_wake += record;
+  ++stream.logged;
+  if (++stream.arrived == stream.needed || bytes_since_wake >= ring.capacity() / 8) {
+    bytes_since_wake = 0;
+    wake = true;
+    lock.unlock();
+    writer_cv.notify_one();
+  }
+  return true;
+}
+
+void Logger::Impl::compress_all() {
+  const int workers = opts.compression_workers >= 0
+                          ? opts.compression_workers
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::exception_ptr first;
+  for (auto& store : stores) {
+    if (!store->finished()) continue;  // its writes failed: leave the .db as it is
+    try {
+      detail::ProgressFn progress;
+      if (opts.close_progress) {
+        progress = [this, &store](std::uint64_t done, std::uint64_t total) {
+          opts.close_progress(store->name(), done, total);
+        };
+      }
+      store->files().compress(*opts.compression_level, workers, progress);
+    } catch (...) {
+      if (!first) first = std::current_exception();
+    }
+  }
+  if (first) std::rethrow_exception(first);
+}
+
+Logger::Logger(LoggerOptions options) : impl_(std::make_unique<Impl>()) {
+  Impl& im = *impl_;
+  im.opts = std::move(options);
+  if (im.opts.compression_level && (*im.opts.compression_level < 1 || *im.opts.compression_level > 22))
+    throw InvalidArgument("compression_level must be 1..22 or None, got " +
+                          std::to_string(*im.opts.compression_level));
+  if (im.opts.buffer_bytes < (1u << 16)) throw InvalidArgument("buffer_bytes must be at least 64 KiB");
+  if (im.opts.root.empty()) throw InvalidArgument("root_path must not be empty");
+  im.opts.root = detail::absolute_path(im.opts.root);  // once: every later file operation uses it
+  const auto& root = im.opts.root;
+  std::error_code ec;
+  if (std::filesystem::exists(root, ec) && !std::filesystem::is_directory(root, ec))
+    throw StorageError("root_path " + root.string() + " exists and is not a directory", 0, ENOTDIR);
+  std::filesystem::create_directories(root, ec);
+  if (ec) throw StorageError("cannot create root_path " + root.string() + ": " + ec.message(), 0, ec.value());
+  im.ring = RecordRing(im.opts.buffer_bytes);
+  im.writer = std::thread([&im] { im.writer_loop(); });
+}
+
+Logger::~Logger() {
+  if (!impl_) return;
+  if (detail::fork_generation() != impl_->fork_gen) {
+    // In a fork() child: the writer thread does not exist here and the
+    // databases belong to the parent. Leak rather than touch either.
+    (void)impl_.release();
+    return;
+  }
+  try {
+    close();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "array_logger: error while closing logger: %s\n", e.what());
+  }
+}
+
+Logger::StreamId Logger::register_array(std::string_view name, const ArraySpec& spec, const RegisterOptions& options) {
+  Impl& im = *impl_;
+  im.check_usable();
+  // Checked before opening the file and again (the lock was released
+  // meanwhile) before the name is taken.
+  auto check_can_register = [&im, name] {
+    if (im.closed) throw StateError("Logger is closed");
+    if (im.by_name.count(std::string(name))) throw InvalidArgument("Array '" + std::string(name) + "' already registered");
+  };
+  {
+    std::lock_guard lock(im.mu);
+    check_can_register();
+  }
+  auto store = std::make_unique<ArrayStore>(im.opts.root, std::string(name), spec, options, im.opts.synchronous);
+  auto info = std::make_unique<StreamInfo>();
+  info->name = std::string(name);
+  info->spec = spec;
+  info->payload_bytes = spec.payload_bytes();
+  info->prefix = store->queued_prefix();
+  info->fixed_record_bytes =
+      round8(sizeof(RecordHeader) + round8(detail::packed_number_keys_size(spec.keys.size())) + info->prefix.size() + info->payload_bytes);
+
+  std::unique_lock lock(im.mu);
+  check_can_register();
+  // A row must fit the ring several times over; grow it (while it is empty,
+  // so the writer holds no pointer into it) for big arrays.
+  const std::size_t needed = 4 * info->fixed_record_bytes;
+  if (needed > im.ring.capacity()) {
+    im.wake = true;
+    im.writer_cv.notify_one();
+    im.space_cv.wait(lock, [&] { return im.ring.empty() || im.failed.load(); });
+    if (im.failed.load()) im.rethrow_writer_error();
+    im.ring = RecordRing(needed);
+  }
+  const auto id = static_cast<StreamId>(im.infos.size());
+  info->needed = store->options().commit_threshold_rows - store->rows_in_transaction();
+  const std::uint64_t group = store->options().commit_threshold_rows;
+  info->max_uncommitted = im.opts.throughput_mode || group > UINT64_MAX / 2 ? UINT64_MAX : 2 * group;
+  im.by_name.emplace(info->name, id);
+  im.infos.push_back(std::move(info));
+  im.stores.push_back(std::move(store));
+  // Let the writer adopt the new database now, so its time-based commits
+  // are scheduled even before any row-count wake-up.
+  im.wake = true;
+  lock.unlock();
+  im.writer_cv.notify_one();
+  return id;
+}
+
+Logger::StreamId Logger::find(std::string_view name) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->by_name.find(std::string(name));
+  if (it == impl_->by_name.end()) throw InvalidArgument("Array '" + std::string(name) + "' is not registered");
+  return it->second;
+}
+
+const ArraySpec& Logger::spec(StreamId id) const {
+  std::lock_guard lock(impl_->mu);
+  if (id >= impl_->infos.size()) throw InvalidArgument("unknown array id");
+  return impl_->infos[id]->spec;
+}
+
+const std::string& Logger::name(StreamId id) const {
+  std::lock_guard lock(impl_->mu);
+  if (id >= impl_->infos.size()) throw InvalidArgument("unknown array id");
+  return impl_->infos[id]->name;
+}
+
+void Logger::log(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes) {
+  impl_->check_usable();
+  impl_->push(id, keys, data, nbytes, true);
+}
+
+bool Logger::try_log(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes) {
+  impl_->check_usable();
+  return impl_->push(id, keys, data, nbytes, false);
+}
+
+void Logger::flush() {
+  Impl& im = *impl_;
+  im.check_usable();
+  std::unique_lock lock(im.mu);
+  if (im.closed) throw StateError("Logger is closed");
+  const std::uint64_t target = ++im.flush_requested;
+  im.wake = true;
+  im.writer_cv.notify_one();
+  im.space_cv.wait(lock, [&] { return im.flush_done >= target || im.failed.load(); });
+  if (im.failed.load()) im.rethrow_writer_error();
+}
+
+void Logger::close() {
+  Impl& im = *impl_;
+  im.check_usable();
+  {
+    std::lock_guard lock(im.mu);
+    if (im.closed) return;
+    im.closed = true;
+    im.stop = true;
+    im.wake = true;
+  }
+  im.writer_cv.notify_one();
+  if (im.writer.joinable()) im.writer.join();
+  // The writer has committed and closed every database it could; compress
+  // those, then report the writer's first error (if any) before our own.
+  std::exception_ptr compress_error;
+  if (im.opts.compression_level) {
+    try {
+      im.compress_all();
+    } catch (...) {
+      compress_error = std::current_exception();
+    }
+  }
+  // Release the databases and their locks now, not when the Logger object
+  // dies: the same names may be registered again right away.
+  im.stores.clear();
+  if (im.writer_error) std::rethrow_exception(im.writer_error);
+  if (compress_error) std::rethrow_exception(compress_error);
+}
+
+bool Logger::closed() const noexcept {
+  std::lock_guard lock(impl_->mu);
+  return impl_->closed;
+}
+
+const LoggerOptions& Logger::options() const noexcept { return impl_->opts; }
+
+}  // namespace array_logger

@@ -1,0 +1,93 @@
+#include "write/store_database.hpp"
+
+#include "array_logger/errors.hpp"
+#include "array_logger/meta.hpp"
+#include "format/schema.hpp"
+#include "sqlite/transaction.hpp"
+
+namespace array_logger::detail {
+namespace {
+
+constexpr std::uint64_t kAutoCheckpointBytes = 64ull << 20;
+
+// Larger pages for larger rows: fewer overflow pages per blob.
+int page_size_for(std::uint64_t blob_bytes) {
+  if (blob_bytes <= 2048) return 4096;
+  if (blob_bytes <= 32768) return 16384;
+  return 65536;
+}
+
+const char* synchronous_pragma(Synchronous s) {
+  switch (s) {
+    case Synchronous::Off: return "PRAGMA synchronous=OFF";
+    case Synchronous::Full: return "PRAGMA synchronous=FULL";
+    case Synchronous::Normal: break;
+  }
+  return "PRAGMA synchronous=NORMAL";
+}
+
+// The file's spec must be the registered one.
+void check_existing(StoreDatabase& s, const std::filesystem::path& path, const std::string& name,
+                    const ArraySpec& spec) {
+  FileMeta meta;
+  try {
+    meta = decode_meta(read_meta_rows(s.db));
+  } catch (const CorruptFile& e) {
+    throw MetaMismatch("Meta mismatch for '" + name + "': " + path.string() +
+                       " is not a readable array_logger file (" + e.what() + ")");
+  }
+  if (!(meta.spec == spec)) {
+    throw MetaMismatch("Meta mismatch for '" + name + "': " + path.string() + " has " + meta.spec.describe() +
+                       " but register asked for " + spec.describe());
+  }
+  check_array_log_columns(s.db, spec.keys, path.string());
+  s.format_version = meta.format_version;
+  s.shuffle_zstd = meta.shuffle_zstd;
+  s.db.set_pragma("journal_mode", "wal");
+}
+
+void create_or_check(StoreDatabase& s, const std::filesystem::path& path, const std::string& name,
+                     const ArraySpec& spec, const RegisterOptions& options) {
+  std::string keys_text = keys_repr(spec.keys);
+  if (!options.keys_repr.empty()) {
+    if (parse_keys_repr(options.keys_repr) != spec.keys)
+      throw InvalidArgument("keys_repr " + options.keys_repr + " does not spell the registered keys");
+    keys_text = options.keys_repr;
+  }
+  s.db.exec("PRAGMA page_size=" + std::to_string(page_size_for(spec.payload_bytes() + 64)));
+  s.db.set_pragma("journal_mode", "wal");
+  {
+    Transaction txn(s.db, Transaction::Mode::Immediate);
+    // A concurrent process may have created the schema meanwhile.
+    if (!s.db.has_table("meta")) {
+      create_tables(s.db, spec.keys, new_file_meta(spec, keys_text, options.shuffle_zstd, options.user_metadata));
+      txn.commit();
+      s.format_version = kFormatCurrent;
+      s.shuffle_zstd = options.shuffle_zstd;
+      return;
+    }
+  }
+  check_existing(s, path, name, spec);
+}
+
+}  // namespace
+
+StoreDatabase open_store_database(const std::filesystem::path& db_path, const std::string& name,
+                                  const ArraySpec& spec, const RegisterOptions& options, Synchronous sync) {
+  StoreDatabase s{Database(db_path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           db_path.string()),
+                  kFormatCurrent, options.shuffle_zstd};
+  if (s.db.has_table("meta") || s.db.has_table("array_log"))
+    check_existing(s, db_path, name, spec);
+  else
+    create_or_check(s, db_path, name, spec, options);
+  s.db.exec(synchronous_pragma(sync));
+  // Checkpoint (and, with synchronous=NORMAL, fsync) once per ~64 MiB of WAL
+  // instead of SQLite's default 1000 pages: with a commit every 100 small
+  // rows the default checkpoints dozens of times per million rows, and those
+  // fsyncs, not the inserts, dominate the writer's time.
+  s.db.set_pragma("wal_autocheckpoint", std::to_string(kAutoCheckpointBytes / s.db.query_int("PRAGMA page_size")));
+  return s;
+}
+
+}  // namespace array_logger::detail

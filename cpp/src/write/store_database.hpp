@@ -1,0 +1,29 @@
+// Opening the database of one array name for writing: creating the tables
+// and meta of a new file, or checking an existing file's meta against the
+// registered spec, then the SQLite settings the writer runs with.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "array_logger/array_spec.hpp"
+#include "array_logger/options.hpp"
+#include "sqlite/database.hpp"
+
+namespace array_logger::detail {
+
+struct StoreDatabase {
+  Database db;
+  // How rows are stored: an existing file is resumed exactly as it was
+  // written (format 1 stays bare blobs, format 2 keeps its filter choice).
+  int format_version;
+  bool shuffle_zstd;
+};
+
+// Throws MetaMismatch when the file holds another spec (or is not an
+// array_logger file), InvalidArgument for a keys_repr that does not spell
+// the keys, StorageError.
+StoreDatabase open_store_database(const std::filesystem::path& db_path, const std::string& name,
+                                  const ArraySpec& spec, const RegisterOptions& options, Synchronous sync);
+
+}  // namespace array_logger::detail
