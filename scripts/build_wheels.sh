@@ -122,7 +122,8 @@ fi
 
 # --- the wheels ---------------------------------------------------------------
 ((${#pythons[@]})) || pythons=(python3)
-raw="$cache/raw"
+raw="$(mktemp -d "$cache/raw.XXXXXX")"   # per run: several runs may share the caches
+trap 'rm -rf "$raw"' EXIT
 for t in "${targets[@]}"; do
   plat="$(plat_of "$t")"
   export ARRAY_LOGGER_ZIG_TARGET="$t"
@@ -136,7 +137,7 @@ for t in "${targets[@]}"; do
     esac
     tag="$("$py" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')"
     say "$tag $plat (zig -target $t)"
-    rm -rf "$raw" && mkdir -p "$raw"
+    rm -rf "${raw:?}"/*
     "$py" -m pip wheel -q --disable-pip-version-check --no-deps -w "$raw" \
       -C "build-dir=$cache/build/$tag-$t" "${defines[@]}" "$repo" >&2
     case "$plat" in
