@@ -131,15 +131,15 @@ for t in "${targets[@]}"; do
   for py in "${pythons[@]}"; do
     command -v "$py" >/dev/null || die "python '$py' not found"
     ext="$("$py" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
-    defines=(-C cmake.define.ARRAY_LOGGER_ALLOW_SYSTEM_SQLITE=OFF)
+    defines=(--config-settings=cmake.define.ARRAY_LOGGER_ALLOW_SYSTEM_SQLITE=OFF)
     case "$t" in  # a musl wheel built by a glibc Python: the suffix a musl Python imports
-      *-musl) defines+=(-C "cmake.define.PYTHON_MODULE_EXTENSION=${ext/-linux-gnu/-linux-musl}") ;;
+      *-musl) defines+=("--config-settings=cmake.define.PYTHON_MODULE_EXTENSION=${ext/-linux-gnu/-linux-musl}") ;;
     esac
     tag="$("$py" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')"
     say "$tag $plat (zig -target $t)"
     rm -rf "${raw:?}"/*
     "$py" -m pip wheel -q --disable-pip-version-check --no-deps -w "$raw" \
-      -C "build-dir=$cache/build/$tag-$t" "${defines[@]}" "$repo" >&2
+      "--config-settings=build-dir=$cache/build/$tag-$t" "${defines[@]}" "$repo" >&2
     case "$plat" in
       manylinux*)  # auditwheel checks the symbol versions against the policy and tags
         PATH="$tools/bin:$PATH" PYTHONPATH="$tools" "$tool_py" -m auditwheel repair \

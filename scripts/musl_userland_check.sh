@@ -39,7 +39,9 @@ if [ ! -x "$prefix/bin/python3.11" ]; then
   src="$base/python3.11-src"
   rm -rf "$src" && mkdir -p "$src"
   (cd "$src" && apt-get source -q --download-only "python3.11=$python_deb" >/dev/null &&
-     dpkg-source --no-copy -x ./*.dsc tree >/dev/null)
+     dpkg-source --no-copy --skip-patches -x ./*.dsc tree >/dev/null)
+  # (upstream's sources: Debian's patches make setup.py build the shared
+  #  stdlib modules with x86_64-linux-gnu-gcc, i.e. for glibc)
   bld="$src/tree"
   # --build/--host: the platform triplet (and so EXT_SUFFIX) says linux-musl;
   # musl-gcc would report gcc's multiarch (linux-gnu), which configure refuses.
