@@ -138,7 +138,10 @@ for t in "${targets[@]}"; do
     tag="$("$py" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')"
     say "$tag $plat (zig -target $t)"
     rm -rf "${raw:?}"/*
-    "$py" -m pip wheel -q --disable-pip-version-check --no-deps -w "$raw" \
+    # (the pinned cmake/ninja binaries first on PATH: a pyenv shim may be too slow
+    #  for scikit-build-core's version probe on a busy machine)
+    PATH="$tools/cmake/data/bin:$tools/ninja/data/bin:$PATH" \
+      "$py" -m pip wheel -q --disable-pip-version-check --no-deps -w "$raw" \
       "--config-settings=build-dir=$cache/build/$tag-$t" "${defines[@]}" "$repo" >&2
     case "$plat" in
       manylinux*)  # auditwheel checks the symbol versions against the policy and tags
