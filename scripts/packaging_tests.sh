@@ -7,9 +7,6 @@
 #   4. pip wheel -> auditwheel show/repair -> fresh venv (no compiler on PATH)
 #      -> smoke test
 #   5. the sdist: no third-party sources in it; it builds a wheel that works
-#   6. the portable wheels (scripts/build_wheels.sh: zig, manylinux_2_17 and
-#      musllinux_1_2): tag, symbol versions, no C++ runtime, exports
-#      (scripts/check_wheel.py); the manylinux one in a fresh venv -> smoke test
 # Expects scripts/setup.sh to have run.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +16,7 @@ export ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR="${ARRAY_LOGGER_SQLITE_AMALGAMATION_
 export ARRAY_LOGGER_ZSTD_ROOT="${ARRAY_LOGGER_ZSTD_ROOT:-$repo/build/_deps/zstd-mt}"
 jobs="$(nproc)"
 work="$repo/build/packaging"
-rm -rf "$work/prefix" "$work/data" "$work/dist" "$work/venv" "$work/venv-sdist" "$work/portable" "$work/venv-portable"
+rm -rf "$work/prefix" "$work/data" "$work/dist" "$work/venv" "$work/venv-sdist"
 mkdir -p "$work/data"
 say() { echo "packaging: [${SECONDS}s] $*"; }
 
@@ -87,13 +84,4 @@ grep -q "cmake/obtain_sqlite_amalgamation.sh" "$work/dist/sdist-files.txt"
 python3 -m venv "$work/venv-sdist"
 "$work/venv-sdist/bin/python" -m pip install -q --disable-pip-version-check "$work"/dist/from-sdist/array_logger-*.whl
 (cd / && env -i HOME="$HOME" PATH="$work/venv-sdist/bin" "$work/venv-sdist/bin/python" "$repo/scripts/wheel_smoke.py")
-say "6. portable wheels: build, tags, symbol versions, smoke test in a fresh venv"
-arch="$(uname -m)"
-bash scripts/build_wheels.sh --out "$work/portable"
-python3 scripts/check_wheel.py "$work"/portable/array_logger-*manylinux_2_17_"$arch".whl "manylinux_2_17_$arch"
-python3 scripts/check_wheel.py "$work"/portable/array_logger-*musllinux_1_2_"$arch".whl "musllinux_1_2_$arch"
-python3 -m venv "$work/venv-portable"
-"$work/venv-portable/bin/python" -m pip install -q --disable-pip-version-check "$work"/portable/array_logger-*manylinux_2_17_"$arch".whl
-(cd / && env -i HOME="$HOME" PATH="$work/venv-portable/bin" "$work/venv-portable/bin/python" "$repo/scripts/wheel_smoke.py") | tee "$work/portable/smoke.txt"
-grep -q "sqlite 3.* amalgamation" "$work/portable/smoke.txt"
 say "all passed"
