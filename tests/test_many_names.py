@@ -80,8 +80,11 @@ def test_two_thousand_names_under_a_hard_and_soft_limit_of_1024(tmp_path: Path) 
     check_round_trip(tmp_path, NAMES, compressed=False)
 
 
-def test_many_names_compressed_under_the_limit(tmp_path: Path) -> None:
-    run_limited(tmp_path, 1024, 1024, 300, comp="3")  # more names than the pool keeps open
+def test_many_names_compressed_under_a_small_limit(tmp_path: Path) -> None:
+    """300 names under a limit of 256: more names than the pool keeps open,
+    and more files than close may compress at once."""
+    out = run_limited(tmp_path, 256, 256, 300, comp="3")
+    assert out["fds_while_logging"] < 256 and out["fds_left_after_close"] == 0
     check_round_trip(tmp_path, 300, compressed=True)
 
 
