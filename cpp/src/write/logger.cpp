@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "array_logger/errors.hpp"
+#include "os/crash_point.hpp"
 #include "os/fork_guard.hpp"
 #include "os/open_files.hpp"
 #include "os/frame_cache_file.hpp"
@@ -277,6 +278,7 @@ void Logger::Impl::compress_all() {
       }
       jobs.push_back(std::move(job));
     }
+    detail::crash_point("close.before_compress");
     // A pass opens every file it compresses (source and output) before it
     // starts: at most 64 files per pass, so that thousands of names stay
     // within the descriptor budget (docs/DESIGN.md, "Open files").
