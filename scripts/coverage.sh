@@ -14,9 +14,9 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 
 # Thresholds, set from the measurement (docs/TESTING.md): a drop fails the run.
-CPP_LINE_MIN=93
-CPP_BRANCH_MIN=75
-PY_LINE_MIN=93
+CPP_LINE_MIN=90
+CPP_BRANCH_MIN=72
+PY_LINE_MIN=90
 
 export PATH="$repo/.venv/bin:$PATH"
 export ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR="${ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR:-$repo/build/_deps/sqlite-amalgamation}"

@@ -74,8 +74,8 @@ CLOSE = ("tests/test_crash_points.py", "tests/test_syscall_order.py", "tests/tes
          "tests/test_durability.py::test_stray_tmp_files_are_ignored_by_the_reader_and_removed_by_register",
          "tests/test_durability.py::test_both_db_and_db_zst_left_by_a_crash",
          "tests/test_durability.py::test_exit_without_close_commits_everything", "tests/test_errors.py")
-CODEC = ("tests/test_stored_values_exact.py", "tests/test_format_doc.py", "tests/test_format1_compat.py",
-         "tests/test_inputs.py", "tests/test_reader.py", "tests/test_hostile_files.py")
+CODEC = ("tests/test_stored_values_exact.py", "tests/test_failure_paths.py", "tests/test_format_doc.py",
+         "tests/test_format1_compat.py", "tests/test_inputs.py", "tests/test_reader.py", "tests/test_hostile_files.py")
 WHERE = ("tests/test_failure_paths.py", "tests/test_reader.py")
 KEYS = ("tests/test_stored_values_exact.py", "tests/test_inputs.py", "tests/test_errors.py",
         "tests/test_reader.py")

@@ -71,10 +71,14 @@ std::unique_ptr<TempFile> recovered_copy(const std::filesystem::path& path) {
   const auto journal_copy = std::filesystem::path(copy->path().string() + "-journal");
   std::error_code ec;
   std::filesystem::copy_file(path, copy->path(), std::filesystem::copy_options::overwrite_existing, ec);
-  if (!ec)
-    std::filesystem::copy_file(path.string() + "-journal", journal_copy,
-                               std::filesystem::copy_options::overwrite_existing, ec);
   if (ec) throw StorageError("cannot copy " + path.string() + " to recover it: " + ec.message(), 0, ec.value());
+  std::filesystem::copy_file(path.string() + "-journal", journal_copy,
+                             std::filesystem::copy_options::overwrite_existing, ec);
+  // The journal is gone: it belonged to a live writer's transaction (a
+  // Logger switching to DELETE mode at close), which has finished since:
+  // the file is whole again and is read as it is.
+  if (ec == std::errc::no_such_file_or_directory) return nullptr;
+  if (ec) throw StorageError("cannot copy " + path.string() + "-journal to recover it: " + ec.message(), 0, ec.value());
   std::filesystem::permissions(journal_copy, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
   {
     Database recover(copy->path().string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, path.string());
@@ -143,7 +147,9 @@ ReadSource open_read_source(const std::filesystem::path& requested) {
     // close): read a rolled-back private copy.
     src.db.close();
     src.copy = recovered_copy(src.path);
-    src.db = Database(file_uri(src.copy->path(), "mode=ro&immutable=1"), flags, src.path.string());
+    // No copy: the journal vanished meanwhile (its writer was alive and
+    // finished the transaction): the file is whole, read it as it is.
+    src.db = Database(src.copy ? file_uri(src.copy->path(), "mode=ro&immutable=1") : uri, flags, src.path.string());
   }
   // No memory-mapped I/O (SQLite's default): mapped file pages count in the
   // process's RSS, so a bulk read of a file held about twice its size in
