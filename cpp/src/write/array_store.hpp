@@ -65,20 +65,39 @@ class ArrayStore {
   // Checkpoints the WAL into the main file, leaves the file in rollback
   // journal mode (readable by any SQLite, read-only or not) and closes it.
   void finish();
-  bool finished() const noexcept { return !db_; }
+  bool finished() const noexcept { return finished_; }
+  Journal journal() const noexcept { return journal_; }
+
+  // The writer's pool of open databases (write/store_pool.hpp):
+  // close_database commits and closes the connection, keeping the name
+  // locked and the -wal in place; reopen opens it again.
+  bool is_open() const noexcept { return static_cast<bool>(db_); }
+  void close_database();
+  void reopen();
+  ~ArrayStore();
+  ArrayStore(const ArrayStore&) = delete;
+  ArrayStore& operator=(const ArrayStore&) = delete;
 
  private:
   void bind_row(Statement& st, int first_param, const Row& row);
+  void open_database();
+  void close_connection() noexcept;
 
   std::string name_;
   RegisterOptions options_;
   StoreFiles files_;  // before db_: the name lock outlives the connection
+  ArraySpec spec_;
+  Synchronous sync_;
+  bool finished_ = false;
   std::size_t nkeys_;
   Database db_;
   BlobEncoder encoder_;
   Statement insert_, insert_batch_;
   std::optional<TransactionStatements> txn_sql_;
   std::optional<Transaction> txn_;  // the open write transaction, if any
+  Journal journal_ = Journal::Wal;
+  std::string index_sql_;  // CREATE INDEX run at finish (format 2 only)
+  std::uint64_t max_txn_bytes_ = 0;
   std::uint64_t rows_in_txn_ = 0, bytes_in_txn_ = 0, rows_committed_ = 0;
   Clock::time_point last_commit_ = Clock::now();
 };
