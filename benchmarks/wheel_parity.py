@@ -15,8 +15,8 @@ time), close() time and total per build and the ratio new/ref (< 1: the
 portable wheel is faster), and writes them as a Markdown table to
 benchmarks/_work/WHEEL_PARITY.md (or --out; benchmarks/RESULTS.md's issue-14
 section is such a table). Exit status 1 if a read-back checksum mismatched or, with
---max-ratio, if the log() or CPU-per-row ratio of a workload exceeds it
-(scripts/packaging_tests.sh runs S with a loose bound).
+--max-ratio, if the CPU-per-row ratio of a workload exceeds it
+(scripts/packaging_tests.sh runs M with a loose bound).
 """
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RUN = os.path.join(HERE, "run.py")
 FIELDS = [("us_per_log", "log() µs/call"), ("cpu_us_per_row", "CPU µs/row"),
           ("close_s", "close() s"), ("total_s", "total s")]
-BOUNDED = ("us_per_log", "cpu_us_per_row")   # what --max-ratio applies to
+# What --max-ratio bounds: CPU time is what the code costs; wall time on a
+# busy machine is mostly the other processes.
+BOUNDED = ("cpu_us_per_row",)
 
 
 def one_case(python: str, workload: str) -> dict:
@@ -60,9 +62,11 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--out", default=os.path.join(HERE, "_work", "WHEEL_PARITY.md"))
     ap.add_argument("--max-ratio", type=float, default=None,
-                    help="fail if a log() or CPU-per-row ratio new/ref exceeds this")
+                    help="fail if a CPU-per-row ratio new/ref exceeds this")
     args = ap.parse_args()
-    builds = {"ref": args.ref, "new": args.new}
+    # (absolute: the cases run with cwd benchmarks/, build_of with cwd /; not
+    #  resolved, a venv's python is a symlink that must keep its venv path)
+    builds = {"ref": os.path.abspath(args.ref), "new": os.path.abspath(args.new)}
     about = {k: build_of(v) for k, v in builds.items()}
     results: dict[tuple[str, str], list[dict]] = {}
     ok = True
