@@ -5,6 +5,8 @@
 # Debian's musl-gcc (musl-tools: musl 1.2.3, the libc of musllinux_1_2) and
 # linked dynamically against musl's loader /lib/ld-musl-x86_64.so.1 -- into
 # build/wheels/userland/musl-python (cached, ~10 min the first time). Then:
+#   - scripts/check_wheel.py checks the musllinux wheel (tag, needed libraries,
+#     no C++ runtime, exports),
 #   - numpy's cp311 musllinux_1_2 wheel and the cp311 musllinux wheel of
 #     scripts/build_wheels.sh are installed for that interpreter (pip --target,
 #     no compiler involved),
@@ -68,6 +70,8 @@ if [ -z "$wheel" ]; then
   bash scripts/build_wheels.sh --target "$arch-linux-musl" --out "$base/dist-musl" >/dev/null
   wheel="$(ls "$base"/dist-musl/array_logger-*musllinux*.whl)"
 fi
+# tag, needed libraries (musl's libc only), no C++ runtime, exports
+python3 scripts/check_wheel.py "$wheel" "musllinux_1_2_$arch"
 
 site="$base/musl-site"
 rm -rf "$site"
