@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import os
-import weakref
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from . import _core
-from ._signals import install_sigterm_handler
+from . import _core, _lifecycle
 from ._spec import normalize_dtype, normalize_keys, normalize_shape
 
-_open_loggers: "weakref.WeakSet[Logger]" = weakref.WeakSet()
 _progress_log = logging.getLogger("array_logger")
 
 
@@ -47,8 +43,8 @@ class Logger(_core.Logger):
             called during close-time compression (every 64 MiB); by default
             progress goes to the ``array_logger`` logger at INFO level.
         handle_signals: on SIGTERM, close open loggers (commit + compress)
-            before the signal takes its course (see ``_signals.py``; chains to
-            the program's own handler).
+            before the signal takes its course (see ``_lifecycle.py``; chains
+            to the program's own handler).
 
     Example:
         >>> import numpy as np, array_logger, tempfile
@@ -80,10 +76,9 @@ class Logger(_core.Logger):
             compression_workers,
             close_progress if close_progress is not None else _log_close_progress,
         )
-        self._pid = os.getpid()
-        _open_loggers.add(self)
+        _lifecycle.track(self, writer=True)
         if handle_signals:
-            install_sigterm_handler()
+            _lifecycle.install_sigterm_handler()
 
     def register(
         self,
@@ -131,20 +126,3 @@ class Logger(_core.Logger):
         state = "closed" if self.closed else "open"
         return f"<array_logger.Logger {self.root_path!r} {state} names={self.names!r}>"
 
-
-def close_all_open_loggers() -> None:
-    """Closes every open Logger of this process (exit handler, SIGTERM)."""
-    for logger in list(_open_loggers):
-        if logger._pid != os.getpid():
-            continue  # inherited through fork(): the parent closes it
-        try:
-            logger.close()
-        except Exception as exc:  # noqa: BLE001 - report, keep closing the others
-            import sys
-
-            print(f"array_logger: error closing {logger!r} at exit: {exc}", file=sys.stderr)
-
-
-# Registered after _core's own exit hook, so it runs before it: every logger
-# the program forgot to close commits and closes here.
-atexit.register(close_all_open_loggers)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import atexit
 import os
-import weakref
 from typing import Any, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core
-
-_open_readers: "weakref.WeakSet[ArrayReader]" = weakref.WeakSet()
+from . import _core, _lifecycle
 
 # Rows fetched from the core per block while iterating: up to 4096, and at
 # most ~8 MiB of arrays, so memory stays small and fresh pages few.
@@ -45,7 +41,7 @@ class ArrayReader:
 
     def __init__(self, db_path: "str | os.PathLike[str]") -> None:
         self._core = _core.Reader(os.fspath(db_path))
-        _open_readers.add(self)
+        _lifecycle.track(self, writer=False)
 
     # --- what the file is -------------------------------------------------
     @property
@@ -146,8 +142,3 @@ def open_reader(db_path: "str | os.PathLike[str]") -> ArrayReader:
     """
     return ArrayReader(db_path)
 
-
-@atexit.register
-def _close_open_readers() -> None:
-    for reader in list(_open_readers):
-        reader.close()

@@ -179,7 +179,7 @@ void PyLogger::close() {
 }
 
 void bind_logger(py::module_& m) {
-  py::class_<PyLogger>(m, "Logger", py::dynamic_attr())
+  py::class_<PyLogger>(m, "Logger")
       .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object>(),
            py::arg("root_path"), py::arg("compression_level") = 22, py::arg("synchronous") = "normal",
            py::arg("buffer_bytes") = std::size_t{16} << 20, py::arg("compression_workers") = -1,
