@@ -62,7 +62,7 @@ bool file_exists(const std::filesystem::path& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-std::optional<std::uint64_t> file_size(const std::filesystem::path& path) {
+std::optional<std::uint64_t> size_if_exists(const std::filesystem::path& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   return static_cast<std::uint64_t>(st.st_size);

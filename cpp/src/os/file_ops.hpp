@@ -41,7 +41,7 @@ void durable_rename(const std::filesystem::path& from, const std::filesystem::pa
 void remove_if_exists(const std::filesystem::path& path);
 bool file_exists(const std::filesystem::path& path);
 // Size in bytes, or nullopt when the file cannot be stat'ed.
-std::optional<std::uint64_t> file_size(const std::filesystem::path& path);
+std::optional<std::uint64_t> size_if_exists(const std::filesystem::path& path);
 [[noreturn]] void throw_errno(const std::string& what, int err);
 
 // A private file (mode 0600) in the temporary directory, named

@@ -51,7 +51,7 @@ std::filesystem::path resolve(const std::filesystem::path& requested, bool& comp
 // A non-empty rollback journal beside the database: a writer died in the
 // middle of a transaction, and SQLite must roll it back before reading.
 bool has_hot_journal(const std::filesystem::path& db) {
-  const auto size = detail::file_size(db.string() + "-journal");
+  const auto size = size_if_exists(db.string() + "-journal");
   return size && *size > 0;
 }
 
@@ -89,7 +89,7 @@ void check_not_truncated(Database& db, const std::filesystem::path& file, const 
     Transaction read(db);
     page_count = db.query_int("PRAGMA page_count");  // takes the read lock, held until the end
     page_size = db.query_int("PRAGMA page_size");
-    size = static_cast<std::int64_t>(detail::file_size(file).value_or(0));
+    size = static_cast<std::int64_t>(size_if_exists(file).value_or(0));
     read.commit();
   }
   if (page_size > 0 && size > 0 && (size % page_size != 0 || size < page_count * page_size))
