@@ -34,7 +34,7 @@ KEYS = ["episode", "step"]
 SPE = 100                   # steps per episode
 POOL = 100                  # distinct pre-generated arrays for non-C workloads
 MASK64 = (1 << 64) - 1
-ALL_PEERS = ["array_logger", "baseline", "h5py", "raw", "lmdb"]
+ALL_PEERS = ["array_logger", "array_logger_throughput", "baseline", "h5py", "raw", "lmdb"]
 ALL_WORKLOADS = ["S", "M", "L", "XL", "C"]
 C_LEVELS = [None, 3, 22]
 
@@ -254,6 +254,18 @@ class ArrayLoggerPeer(_SeedAPIPeer):
         return keys["episode"], keys["step"], arrays
 
 
+class ArrayLoggerThroughputPeer(ArrayLoggerPeer):
+    """array_logger with throughput_mode=True: log() waits only for buffer
+    space, never for the writer's commits (the default waits when a name has
+    2 x commit_threshold_rows rows uncommitted: the loss bound)."""
+    name = "array_logger_throughput"
+
+    def setup(self, root, shape, level, count):
+        shuffle = level == "shuffle"
+        self.module.init(root, compression_level=None if shuffle else level, throughput_mode=True)
+        self.module.register(NAME, KEYS, shape, "float32", shuffle_zstd=shuffle)
+
+
 class BaselinePeer(_SeedAPIPeer):
     name = "baseline"
 
@@ -407,6 +419,7 @@ class LmdbPeer:
 
 PEERS = {
     "array_logger": ArrayLoggerPeer,
+    "array_logger_throughput": ArrayLoggerThroughputPeer,
     "baseline": BaselinePeer,
     "h5py": H5pyPeer,
     "raw": RawPeer,
@@ -453,6 +466,7 @@ def run_case(peer_name, workload, quick, keep=False):
         peak_ok = _reset_peak()
         rss0 = _rss_kib()
         max0 = _maxrss_kib()
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         peer.setup(root, shape, level, count)
         t1 = time.perf_counter()
@@ -460,10 +474,17 @@ def run_case(peer_name, workload, quick, keep=False):
         t2 = time.perf_counter()
         peer.close()
         t3 = time.perf_counter()
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
         write_peak = _maxrss_kib()
         res.update({
             "setup_s": t1 - t0, "loop_s": t2 - t1, "close_s": t3 - t2,
             "total_s": t3 - t0, "us_per_log": (t2 - t1) / count * 1e6,
+            # CPU of every thread (user + system) and the times a thread
+            # blocked (voluntary context switches), setup to close: what
+            # waiting for the writer costs, less sensitive to a busy machine
+            # than wall time.
+            "cpu_us_per_row": (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / count * 1e6,
+            "waits_per_1000_rows": (ru1.ru_nvcsw - ru0.ru_nvcsw) / count * 1000,
             "bytes_on_disk": _dir_bytes(root),
             "rss_before_mib": rss0 / 1024,
             "peak_rss_write_mib": max(0, write_peak - (rss0 if peak_ok else max0)) / 1024,
@@ -575,7 +596,7 @@ def _cases(peers, workloads):
                     if lvl is not None and not PEERS[p].can_compress:
                         continue
                     out.append((p, f"C@{'none' if lvl is None else lvl}"))
-                if p == "array_logger":
+                if p.startswith("array_logger"):
                     out.append((p, "C@shuffle"))
             else:
                 out.append((p, wl))
@@ -958,10 +979,10 @@ def main(argv=None):
     info = _machine_info()
     skipped = []
     run_peers = list(args.peers)
-    if "array_logger" in run_peers:
+    if any(p.startswith("array_logger") for p in run_peers):
         al, why = _probe_array_logger()
         if al is None:
-            run_peers.remove("array_logger")
+            run_peers = [p for p in run_peers if not p.startswith("array_logger")]
             skipped.append(f"array_logger: {why}. Its column will be filled by "
                            "rerunning this command once the package is installed "
                            "(`pip install .`).")

@@ -277,7 +277,7 @@ def test_register_accepts_shape_sequences_and_dtype_forms(tmp_path: Path, shape,
 
 
 def test_register_accepts_torch_dtype_and_size(tmp_path: Path) -> None:
-    torch = pytest.importorskip("torch")
+    import torch  # scripts/requirements-test-extra.txt (installed by scripts/test.sh)
     with array_logger.Logger(tmp_path, None) as lg:
         lg.register("x", keys=["i"], shape=torch.Size([2, 3]), dtype=torch.float32)
         lg.log("x", {"i": 0}, torch.ones(2, 3))

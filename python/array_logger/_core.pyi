@@ -22,6 +22,7 @@ class Logger:
         buffer_bytes: int = ...,
         compression_workers: int = -1,
         close_progress: Optional[Callable[[str, int, int], None]] = None,
+        throughput_mode: bool = False,
     ) -> None: ...
     def _register(
         self,

@@ -45,6 +45,14 @@ class Logger(_core.Logger):
         handle_signals: on SIGTERM, close open loggers (commit + compress)
             before the signal takes its course (see ``_lifecycle.py``; chains
             to the program's own handler).
+        throughput_mode: ``False`` (default) keeps the loss bound: at every
+            moment all rows of a name are committed except at most the last
+            ``2 * commit_threshold_rows`` logged (and those logged in the last
+            ``commit_threshold_seconds``); ``log`` waits for the writer thread
+            rather than fall further behind. ``True`` lets ``log`` run ahead of
+            the writer by up to ``buffer_bytes`` of rows: faster when the loop
+            outruns SQLite, but a ``kill -9`` may lose that whole buffer
+            (docs/DURABILITY.md).
 
     Example:
         >>> import numpy as np, array_logger, tempfile
@@ -63,6 +71,7 @@ class Logger(_core.Logger):
         compression_workers: int = -1,
         close_progress: Optional[Callable[[str, int, int], None]] = None,
         handle_signals: bool = True,
+        throughput_mode: bool = False,
     ) -> None:
         if compression_level is not None and (
             isinstance(compression_level, bool) or not isinstance(compression_level, int)
@@ -75,6 +84,7 @@ class Logger(_core.Logger):
             buffer_bytes,
             compression_workers,
             close_progress if close_progress is not None else _log_close_progress,
+            bool(throughput_mode),
         )
         _lifecycle.track(self, writer=True)
         if handle_signals:

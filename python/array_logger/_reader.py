@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _core, _lifecycle
+
+if TYPE_CHECKING:
+    from .bridges.rows import Rows
 
 # Rows fetched from the core per block while iterating: up to 4096, and at
 # most ~8 MiB of arrays, so memory stays small and fresh pages few.
@@ -115,6 +118,127 @@ class ArrayReader:
 
     def __len__(self) -> int:
         return self.count()
+
+    # --- batches and the analysis bridges (docs/ANALYSIS.md) ---------------
+    # Each bridge lives in array_logger.bridges and imports its library lazily:
+    # `import array_logger` needs numpy only.
+    def iter_batches(
+        self,
+        where_clause: Optional[str] = None,
+        params: Optional[Sequence[Any]] = None,
+        batch_rows: Optional[int] = None,
+    ) -> Iterator[Batch]:
+        """Yields the selected rows as ``Batch(keys, arrays)`` of at most
+        ``batch_rows`` rows each (default: about 32 MiB of arrays), in logging
+        order, so files larger than memory stream.
+
+        Example:
+            >>> for batch in reader.iter_batches("episode < ?", (10,)):  # doctest: +SKIP
+            ...     total += batch.arrays.sum(axis=0)
+        """
+        from .bridges import rows as _rows
+
+        size = _rows.check_batch_rows(batch_rows, self.shape, self.dtype)
+        return _rows.rowid_batches(self, where_clause, tuple(params) if params is not None else None, size)
+
+    def rows(
+        self,
+        where_clause: Optional[str] = None,
+        params: Optional[Sequence[Any]] = None,
+        batch_rows: Optional[int] = None,
+    ) -> "Rows":
+        """The selected rows described for the bridges (count, key kinds) with
+        a ``batches()`` callable that streams them; see ``array_logger.bridges.rows``."""
+        from .bridges import rows as _rows
+
+        n = self.count(where_clause, params)
+        size = _rows.check_batch_rows(batch_rows, self.shape, self.dtype)
+        params = tuple(params) if params is not None else None
+        return _rows.Rows(
+            shape=self.shape, dtype=self.dtype, keys=self.keys, meta=self.meta, count=n,
+            batches=lambda: _rows.rowid_batches(self, where_clause, params, size),
+            find_key_kinds=lambda: _rows.key_kinds(self, where_clause, params, n), batch_rows=size,
+        )
+
+    def to_arrow(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None, *,
+                 batch_rows: Optional[int] = None) -> Any:
+        """The selected rows as a ``pyarrow.Table`` (extra ``arrow``): one
+        column per key, ``data`` as ``arrow.fixed_shape_tensor`` built over the
+        read arrays without a copy, the file's meta in the schema metadata.
+
+        Example:
+            >>> table = reader.to_arrow("episode = ?", (3,))  # doctest: +SKIP
+            >>> table.column("data").combine_chunks().to_numpy_ndarray().shape  # doctest: +SKIP
+            (50, 10, 5)
+        """
+        from .bridges import arrow
+
+        return arrow.to_table(self.rows(where_clause, params, batch_rows))
+
+    def to_arrow_reader(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None, *,
+                        batch_rows: Optional[int] = None) -> Any:
+        """A streaming ``pyarrow.RecordBatchReader`` over the selected rows
+        (extra ``arrow``); memory stays at about one batch."""
+        from .bridges import arrow
+
+        return arrow.to_reader(self.rows(where_clause, params, batch_rows))
+
+    def to_parquet(self, path: "str | os.PathLike[str]", where_clause: Optional[str] = None,
+                   params: Optional[Sequence[Any]] = None, *, compression: str = "zstd",
+                   batch_rows: Optional[int] = None) -> int:
+        """Streams the selected rows into a Parquet file (extra ``arrow``), one
+        row group per batch; returns the number of rows written. The tensor
+        type and the meta survive the round trip."""
+        from .bridges import arrow
+
+        return arrow.write_parquet(self.rows(where_clause, params, batch_rows), path, compression=compression)
+
+    def to_pandas(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None, *,
+                  index: bool = False, flatten: bool = False) -> Any:
+        """The selected rows as a ``pandas.DataFrame`` (extra ``pandas``).
+
+        Keys are columns (``index=True``: a MultiIndex). ``data`` holds one
+        ndarray per row, each a view into one block read at once;
+        ``flatten=True`` gives one column per element instead (``data_0_3``).
+        Shape ``()`` gives a plain numeric ``data`` column.
+        """
+        from .bridges import frames
+
+        return frames.to_pandas(self.rows(where_clause, params), index=index, flatten=flatten)
+
+    def to_polars(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None) -> Any:
+        """The selected rows as a ``polars.DataFrame`` (extra ``polars``): keys as
+        columns, ``data`` as an ``Array`` column that keeps the shape."""
+        from .bridges import frames
+
+        return frames.to_polars(self.rows(where_clause, params))
+
+    def to_xarray(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None) -> Any:
+        """The selected rows as an ``xarray.Dataset`` (extra ``xarray``): variable
+        ``data`` with dims ``("row", "dim_0", ...)``, the keys as coordinates
+        along ``row``, the meta as attrs."""
+        from .bridges import frames
+
+        return frames.to_xarray(self.rows(where_clause, params))
+
+    def export(self, path: "str | os.PathLike[str]", format: Optional[str] = None,
+               where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None, *,
+               progress: Any = None, batch_rows: Optional[int] = None) -> int:
+        """Streams the selected rows into ``path`` as ``parquet``, ``arrow``
+        (IPC file), ``npz``, ``csv`` or ``hdf5`` (default: from the suffix);
+        returns the number of rows written. See docs/ANALYSIS.md."""
+        from .bridges import export
+
+        return export.export(self.rows(where_clause, params, batch_rows), path, format, progress=progress)
+
+    def stats(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None, *,
+              by: Optional[str] = None, per_element: bool = True) -> Dict[str, Any]:
+        """count, mean, std, min, max and median of the selected rows, over all
+        elements and per element (or per value of key ``by``), streamed in
+        bounded memory; see docs/ANALYSIS.md for how the median is computed."""
+        from .bridges import stats
+
+        return stats.compute(self.rows(where_clause, params), by=by, per_element=per_element)
 
     def close(self) -> None:
         """Closes the file and removes the temporary copy of a ``.db.zst``."""

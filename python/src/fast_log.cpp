@@ -15,20 +15,29 @@
 namespace array_logger::py_binding {
 namespace {
 
-py::object g_default_owner;  // keeps the default logger alive
+// A plain PyObject* (a strong reference dropped by _set_default(None) and
+// the exit hook), not a py::object: a global's destructor would run after
+// the interpreter is gone.
+PyObject* g_default_owner = nullptr;
 PyLogger* g_default = nullptr;
+
+void set_default_owner(py::handle logger) {
+  PyObject* old = g_default_owner;
+  g_default_owner = logger ? logger.inc_ref().ptr() : nullptr;
+  Py_XDECREF(old);
+}
 
 PyObject* g_last_self = nullptr;
 PyLogger* g_last_logger = nullptr;
 
-// Parses (name, key_values=None, array=None) from vectorcall arguments.
+// Parses (name, key_values, array) from vectorcall arguments, as Python
+// binds `def log(name, key_values, array)` except that positional values
+// fill whichever value slots no keyword took, in either order (PyLogger::log
+// tells them apart: the mapping is key_values). A missing value is left as
+// None (log() then says so).
 void parse_log_args(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, PyObject* out[3]) {
   static const char* const names[3] = {"name", "key_values", "array"};
-  out[0] = nullptr;
-  out[1] = Py_None;
-  out[2] = Py_None;
-  if (nargs > 3) throw py::type_error("log() takes at most 3 arguments (" + std::to_string(nargs) + " given)");
-  for (Py_ssize_t i = 0; i < nargs; ++i) out[i] = args[i];
+  out[0] = out[1] = out[2] = nullptr;
   const Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
   for (Py_ssize_t k = 0; k < nkw; ++k) {
     const char* kw = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k));
@@ -36,11 +45,23 @@ void parse_log_args(PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames, 
     int slot = -1;
     for (int j = 0; j < 3; ++j)
       if (std::strcmp(kw, names[j]) == 0) slot = j;
-    if (slot < 0) throw py::type_error(std::string("log() got an unexpected keyword argument '") + kw + "'");
-    if (slot < nargs) throw py::type_error(std::string("log() got multiple values for argument '") + kw + "'");
+    if (slot < 0) throw py::type_error(std::string("log() got an unexpected keyword argument '") + kw + "'; " + kLogForms);
     out[slot] = args[nargs + k];
   }
-  if (out[0] == nullptr) throw py::type_error("log() missing required argument 'name'");
+  Py_ssize_t i = 0;
+  if (nargs > 0) {
+    if (out[0] != nullptr) throw py::type_error(std::string("log() got multiple values for argument 'name'; ") + kLogForms);
+    out[0] = args[i++];
+  }
+  for (int slot = 1; slot < 3 && i < nargs; ++slot)
+    if (out[slot] == nullptr) out[slot] = args[i++];
+  if (i < nargs) {
+    throw py::type_error("log() got " + std::to_string(nargs + nkw) + " arguments for name, key_values and array; " +
+                         kLogForms);
+  }
+  if (out[0] == nullptr) throw py::type_error(std::string("log() missing required argument 'name'; ") + kLogForms);
+  if (out[1] == nullptr) out[1] = Py_None;
+  if (out[2] == nullptr) out[2] = Py_None;
 }
 
 PyObject* fast_log_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
@@ -86,10 +107,10 @@ PyMethodDef g_log_default_def = {"_log_default",
 void set_default(py::object logger) {
   if (logger.is_none()) {
     g_default = nullptr;
-    g_default_owner = py::none();
+    set_default_owner(py::handle());
   } else {
     g_default = &logger.cast<PyLogger&>();
-    g_default_owner = logger;
+    set_default_owner(logger);
   }
 }
 

@@ -8,6 +8,12 @@ namespace array_logger::py_binding {
 
 class PyLogger;
 
+// Quoted by every error about log()'s arguments.
+inline constexpr const char* kLogForms =
+    "accepted forms: log(name, key_values, array), log(name, array, key_values), and any of the three "
+    "as keywords, e.g. log(name, array, key_values=kv) or log(name=..., key_values=..., array=...); "
+    "key_values is the mapping, the other value the array";
+
 // Installs Logger.log on the bound class `cls`, and _log_default /
 // _set_default on the module.
 void bind_fast_log(pybind11::module_& m, pybind11::handle cls);

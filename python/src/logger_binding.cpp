@@ -15,8 +15,19 @@ namespace {
 constexpr std::size_t kReleaseGilBytes = 1u << 20;
 
 bool is_mapping(py::handle obj) {
-  static py::object mapping = py::module_::import("collections.abc").attr("Mapping");  // leaked on purpose
-  return py::isinstance(obj, mapping);
+  // Never destroyed (see numpy() in py_convert.cpp): no Python object may be
+  // released by a C++ destructor at process exit.
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> mapping;
+  return py::isinstance(obj, mapping.call_once_and_store_result([] {
+    return py::object(py::module_::import("collections.abc").attr("Mapping"));
+  }).get_stored());
+}
+
+// A dict, or a Mapping that is not an ndarray/None (the ABC check is slow).
+bool maybe_mapping(py::handle obj) {
+  if (PyDict_Check(obj.ptr())) return true;
+  if (obj.is_none() || py::detail::npy_api::get().PyArray_Check_(obj.ptr())) return false;
+  return is_mapping(obj);
 }
 
 Synchronous parse_synchronous(const std::string& text) {
@@ -29,8 +40,10 @@ Synchronous parse_synchronous(const std::string& text) {
 }  // namespace
 
 PyLogger::PyLogger(const std::string& root, std::optional<int> compression_level, const std::string& synchronous,
-                   std::size_t buffer_bytes, int compression_workers, py::object close_progress) {
+                   std::size_t buffer_bytes, int compression_workers, py::object close_progress,
+                   bool throughput_mode) {
   LoggerOptions o;
+  o.throughput_mode = throughput_mode;
   o.root = root;
   o.compression_level = compression_level;
   o.synchronous = parse_synchronous(synchronous);
@@ -100,18 +113,19 @@ void PyLogger::log(py::handle name, py::handle a, py::handle b) {
     last_name_ = py::reinterpret_borrow<py::object>(name);
   }
   const StreamBinding& s = *last_stream_;
-  py::handle kv = a, arr = b;
+  // Whichever value is a mapping is key_values (dicts and ndarrays, the
+  // usual pair, are told apart without the Mapping ABC check).
+  const bool a_map = maybe_mapping(a), b_map = maybe_mapping(b);
+  if (a_map && b_map)
+    throw py::type_error("log('" + s.name + "') got two mappings: which one is key_values? " + kLogForms);
+  py::handle kv = b_map ? b : a, arr = b_map ? a : b;
   py::object converted;  // a non-dict mapping, copied into a dict
-  if (!PyDict_Check(a.ptr())) {
-    if (PyDict_Check(b.ptr())) {
-      std::swap(kv, arr);
-    } else if (is_mapping(a) || is_mapping(b)) {
-      if (!is_mapping(a)) std::swap(kv, arr);
-      converted = py::dict(py::reinterpret_borrow<py::object>(kv));
-      kv = converted;
-    }
+  if (!PyDict_Check(kv.ptr()) && (a_map || b_map)) {
+    converted = py::dict(py::reinterpret_borrow<py::object>(kv));
+    kv = converted;
   }
-  if (kv.is_none() || arr.is_none()) throw InvalidArgument("log('" + s.name + "') needs both key_values and array");
+  if (kv.is_none() || arr.is_none())
+    throw InvalidArgument("log('" + s.name + "') needs both key_values and array; " + std::string(kLogForms));
   extract_keys(s, kv, keys_);
   py::array data = as_loggable_array(s, arr);
   const void* ptr = py::detail::array_proxy(data.ptr())->data;
@@ -180,10 +194,10 @@ void PyLogger::close() {
 
 void bind_logger(py::module_& m) {
   py::class_<PyLogger>(m, "Logger")
-      .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object>(),
+      .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object, bool>(),
            py::arg("root_path"), py::arg("compression_level") = 22, py::arg("synchronous") = "normal",
            py::arg("buffer_bytes") = std::size_t{16} << 20, py::arg("compression_workers") = -1,
-           py::arg("close_progress") = py::none())
+           py::arg("close_progress") = py::none(), py::arg("throughput_mode") = false)
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
            py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "")

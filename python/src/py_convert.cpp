@@ -164,9 +164,12 @@ py::array as_loggable_array(const StreamBinding& s, py::handle obj) {
   return py::reinterpret_steal<py::array>(arr.release());
 }
 
-py::module_& numpy() {
-  static py::module_ np = py::module_::import("numpy");  // leaked on purpose: lives as long as the process
-  return np;
+// pybind11's once-storage never destroys what it stores. A `static py::object`
+// would be released by a C++ exit-time destructor after the interpreter has
+// finalised (module_dealloc on a dead interpreter: SIGSEGV at exit).
+py::handle numpy() {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> np;
+  return np.call_once_and_store_result([] { return py::object(py::module_::import("numpy")); }).get_stored();
 }
 
 py::object text_or_corrupt(std::string_view text, const char* what) {

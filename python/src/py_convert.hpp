@@ -47,8 +47,8 @@ py::array as_loggable_array(const StreamBinding& s, py::handle obj);
 // numpy dtype name ("float32") of anything np.dtype() accepts.
 std::string dtype_name(py::handle dtype);
 
-// The numpy module, imported once (and kept for the life of the process).
-py::module_& numpy();
+// The numpy module, imported once and never released (see py_convert.cpp).
+py::handle numpy();
 
 // Text read from a file as a str. We only ever write UTF-8, so other bytes
 // mean the file is damaged: CorruptFile naming `what`.

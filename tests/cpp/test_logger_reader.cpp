@@ -200,6 +200,39 @@ TEST_CASE("many threads log concurrently through a small buffer") {
   }
 }
 
+TEST_CASE("the loss bound: at most 2 x commit_threshold_rows rows uncommitted after every log()") {
+  TempDir dir;
+  Logger lg(plain_options(dir.path));
+  RegisterOptions ro;
+  ro.commit_threshold_rows = 5;
+  auto id = lg.register_array("b", spec({"i"}, {4}), ro);
+  for (std::int64_t i = 0; i < 400; ++i) {
+    const auto v = values_for(i, 4);
+    lg.log(id, {KeyRef::of(i)}, std::span<const float>(v));
+    // Another connection sees only committed rows.
+    REQUIRE(count_with_sqlite(dir.path / "b.db") >= i + 1 - 10);
+  }
+  lg.close();
+  CHECK(count_with_sqlite(dir.path / "b.db") == 400);
+}
+
+TEST_CASE("root_path is made absolute once, at construction") {
+  TempDir dir;
+  const fs::path before = fs::current_path();
+  fs::current_path(dir.path);
+  const fs::path expected = fs::current_path() / "logs";  // getcwd() spelling of dir/logs
+  LoggerOptions o = plain_options("./logs/");
+  o.throughput_mode = true;
+  Logger lg(o);
+  fs::current_path(before);  // the logger keeps writing under dir/logs
+  CHECK(lg.options().root == expected);
+  auto id = lg.register_array("r", spec({"i"}, {1}));
+  float v = 1;
+  lg.log(id, {KeyRef::of(std::int64_t{0})}, std::span<const float>(&v, 1));
+  lg.close();
+  CHECK(count_with_sqlite(dir.path / "logs" / "r.db") == 1);
+}
+
 TEST_CASE("shuffle-zstd blobs decode transparently") {
   TempDir dir;
   const LoggerOptions o = plain_options(dir.path);

@@ -43,9 +43,10 @@ class Logger {
   // Queues one row: `data` holds the array's C-order bytes (exactly
   // spec(id).payload_bytes()), `keys` its key values in registration order.
   // Returns once the bytes are copied; the writer commits later. Blocks
-  // while the buffer is full.
+  // while the buffer is full and, unless throughput_mode, while
+  // 2 x commit_threshold_rows rows of this name are uncommitted.
   void log(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes);
-  // Same, but returns false instead of blocking when the buffer is full.
+  // Same, but returns false instead of blocking.
   bool try_log(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes);
 
   // Typed convenience for a contiguous buffer whose element type matches.

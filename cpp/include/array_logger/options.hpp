@@ -28,6 +28,13 @@ struct LoggerOptions {
   // Bytes of logged rows that may wait for the writer thread. log() blocks
   // (without spinning) while the buffer is full, which bounds memory.
   std::size_t buffer_bytes = 16u << 20;
+  // false (default): the loss bound of docs/DURABILITY.md. At every moment
+  // all rows of a name are committed except at most the last
+  // 2 x commit_threshold_rows logged (and those of the last
+  // commit_threshold_seconds): log() waits for the writer rather than fall
+  // further behind. true: log() waits only for buffer space, so a loop
+  // faster than the writer may have up to buffer_bytes of rows uncommitted.
+  bool throughput_mode = false;
   int compression_workers = -1;  // zstd worker threads at close; -1 = one per core
   CloseProgressFn close_progress;  // optional
 };

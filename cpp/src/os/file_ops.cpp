@@ -69,7 +69,7 @@ std::optional<std::uint64_t> size_if_exists(const std::filesystem::path& path) {
 }
 
 TempFile::TempFile(const char* suffix) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "array_logger-XXXXXX").string() + suffix;
+  std::string tmpl = (absolute_path(std::filesystem::temp_directory_path()) / "array_logger-XXXXXX").string() + suffix;
   const int fd = ::mkstemps(tmpl.data(), static_cast<int>(std::strlen(suffix)));  // created 0600
   if (fd < 0) throw_errno("cannot create a temporary file in " + tmpl, errno);
   fd_ = Fd(fd);
@@ -88,6 +88,15 @@ std::optional<SqliteHeader> read_sqlite_header(const std::filesystem::path& db) 
   if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return std::nullopt;
   if (std::memcmp(header, "SQLite format 3", 16) != 0) return std::nullopt;
   return SqliteHeader{header[18], header[19]};
+}
+
+std::filesystem::path absolute_path(const std::filesystem::path& path) {
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  if (ec) throw StorageError("cannot resolve " + path.string() + ": " + ec.message(), 0, ec.value());
+  abs = abs.lexically_normal();
+  if (!abs.has_filename() && abs.has_relative_path()) abs = abs.parent_path();  // "/a/logs/" -> "/a/logs"
+  return abs;
 }
 
 }  // namespace array_logger::detail

@@ -42,6 +42,10 @@ void remove_if_exists(const std::filesystem::path& path);
 bool file_exists(const std::filesystem::path& path);
 // Size in bytes, or nullopt when the file cannot be stat'ed.
 std::optional<std::uint64_t> size_if_exists(const std::filesystem::path& path);
+// `path` made absolute against the current directory, now, and lexically
+// normalised ("./logs/" -> "/cwd/logs"): resolved once, so that a later
+// chdir() (config frameworks do it) changes nothing. Throws StorageError.
+std::filesystem::path absolute_path(const std::filesystem::path& path);
 [[noreturn]] void throw_errno(const std::string& what, int err);
 
 // A private file (mode 0600) in the temporary directory, named

@@ -37,11 +37,14 @@ std::string file_uri(const std::filesystem::path& path, const char* params) {
   return out;
 }
 
-// x.db.zst when asked for, or when x.db is missing and x.db.zst exists.
+// x.db.zst when asked for, or when x.db is missing and x.db.zst exists;
+// absolute, resolved at open: a later chdir() does not change which file it is.
 std::filesystem::path resolve(const std::filesystem::path& requested, bool& compressed) {
-  const std::string p = requested.string();
-  compressed = ends_with(p, ".zst") || (!file_exists(requested) && file_exists(p + ".zst"));
-  const std::filesystem::path path = compressed && !ends_with(p, ".zst") ? std::filesystem::path(p + ".zst") : requested;
+  const std::string p = requested.string();  // as the caller spelled it, for messages
+  const std::filesystem::path abs = absolute_path(requested);
+  compressed = ends_with(p, ".zst") || (!file_exists(abs) && file_exists(abs.string() + ".zst"));
+  const std::filesystem::path path =
+      compressed && !ends_with(p, ".zst") ? std::filesystem::path(abs.string() + ".zst") : abs;
   if (!file_exists(path))
     throw StorageError("No such array_logger file: " + p + (compressed ? "" : " (nor " + p + ".zst)"), 0, ENOENT);
   if (std::filesystem::is_directory(path)) throw StorageError(p + " is a directory", 0, EISDIR);

@@ -94,6 +94,7 @@ void ArrayStore::commit() {
   if (!txn_) return;
   txn_->commit();
   txn_.reset();
+  rows_committed_ += rows_in_txn_;
   rows_in_txn_ = 0;
   bytes_in_txn_ = 0;
   last_commit_ = Clock::now();

@@ -52,6 +52,8 @@ class ArrayStore {
   // byte threshold is reached (exactly as row-at-a-time inserts would).
   void insert(std::span<const Row> rows);
   std::uint64_t rows_in_transaction() const noexcept { return rows_in_txn_; }
+  // Rows this store has inserted and committed since it was opened.
+  std::uint64_t rows_committed() const noexcept { return rows_committed_; }
   bool commit_due(Clock::time_point now) const noexcept { return txn_ && now >= commit_deadline(); }
   Clock::time_point commit_deadline() const noexcept;
   void commit();
@@ -77,7 +79,7 @@ class ArrayStore {
   Statement insert_, insert_batch_;
   std::optional<TransactionStatements> txn_sql_;
   std::optional<Transaction> txn_;  // the open write transaction, if any
-  std::uint64_t rows_in_txn_ = 0, bytes_in_txn_ = 0;
+  std::uint64_t rows_in_txn_ = 0, bytes_in_txn_ = 0, rows_committed_ = 0;
   Clock::time_point last_commit_ = Clock::now();
 };
 

@@ -38,6 +38,12 @@ struct StreamInfo {
   // is committed as soon as its last row is logged.
   std::uint64_t arrived = 0;
   std::uint64_t needed = 0;
+  // The loss bound: rows whose log() returned, rows the writer has
+  // committed (as of its last batch), and how far apart they may be
+  // (2 x commit_threshold_rows; unlimited in throughput mode).
+  std::uint64_t logged = 0;
+  std::uint64_t committed = 0;
+  std::uint64_t max_uncommitted = 0;
 };
 
 }  // namespace
@@ -156,6 +162,7 @@ void Logger::Impl::writer_loop() {
     for (std::size_t i = 0; i < local.size(); ++i) {
       if (local[i] == nullptr) continue;
       StreamInfo& info = *infos[i];
+      info.committed = local[i]->rows_committed();
       info.needed = local[i]->options().commit_threshold_rows - local[i]->rows_in_transaction();
       if (info.arrived >= info.needed) wake = true;
     }
@@ -189,8 +196,12 @@ bool Logger::Impl::push(StreamId id, std::span<const KeyRef> keys, const void* d
   } else {
     keys_bytes = detail::packed_number_keys_size(keys.size());
   }
+  // Wait while the writer is too far behind (the loss bound: a plain
+  // comparison, no system call, while it keeps up) or the buffer is full.
+  StreamInfo& stream = *infos[id];
   std::byte* out;
-  while ((out = ring.try_reserve(record)) == nullptr) {
+  while (stream.logged - stream.committed >= stream.max_uncommitted ||
+         (out = ring.try_reserve(record)) == nullptr) {
     if (!may_block) return false;
     wake = true;
     writer_cv.notify_one();
@@ -206,7 +217,8 @@ bool Logger::Impl::push(StreamId id, std::span<const KeyRef> keys, const void* d
   if (!info.prefix.empty()) std::memcpy(blob, info.prefix.data(), info.prefix.size());
   std::memcpy(blob + info.prefix.size(), data, nbytes);
   bytes_since_wake += record;
-  if (++infos[id]->arrived == infos[id]->needed || bytes_since_wake >= ring.capacity() / 8) {
+  ++stream.logged;
+  if (++stream.arrived == stream.needed || bytes_since_wake >= ring.capacity() / 8) {
     bytes_since_wake = 0;
     wake = true;
     lock.unlock();
@@ -244,8 +256,9 @@ Logger::Logger(LoggerOptions options) : impl_(std::make_unique<Impl>()) {
     throw InvalidArgument("compression_level must be 1..22 or None, got " +
                           std::to_string(*im.opts.compression_level));
   if (im.opts.buffer_bytes < (1u << 16)) throw InvalidArgument("buffer_bytes must be at least 64 KiB");
+  if (im.opts.root.empty()) throw InvalidArgument("root_path must not be empty");
+  im.opts.root = detail::absolute_path(im.opts.root);  // once: every later file operation uses it
   const auto& root = im.opts.root;
-  if (root.empty()) throw InvalidArgument("root_path must not be empty");
   std::error_code ec;
   if (std::filesystem::exists(root, ec) && !std::filesystem::is_directory(root, ec))
     throw StorageError("root_path " + root.string() + " exists and is not a directory", 0, ENOTDIR);
@@ -306,6 +319,8 @@ Logger::StreamId Logger::register_array(std::string_view name, const ArraySpec& 
   }
   const auto id = static_cast<StreamId>(im.infos.size());
   info->needed = store->options().commit_threshold_rows - store->rows_in_transaction();
+  const std::uint64_t group = store->options().commit_threshold_rows;
+  info->max_uncommitted = im.opts.throughput_mode || group > UINT64_MAX / 2 ? UINT64_MAX : 2 * group;
   im.by_name.emplace(info->name, id);
   im.infos.push_back(std::move(info));
   im.stores.push_back(std::move(store));

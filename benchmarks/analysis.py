@@ -1,0 +1,160 @@
+"""After-the-run benchmarks: export and statistics throughput against their
+natural peers, measured in one run (docs/ANALYSIS.md).
+
+- export: ``reader.to_parquet(path)`` (reads the SQLite file and streams it
+  into Parquet) against pyarrow writing the same arrays, already in memory,
+  to Parquet directly (``FixedShapeTensorArray.from_numpy_ndarray`` +
+  ``pq.write_table``, same zstd compression and encodings). MB/s of array
+  payload.
+- export to Arrow IPC and NPZ (ours only, for scale).
+- stats: ``reader.stats()`` (streamed, over all elements and per element,
+  exact median) against numpy over ``read_all()``: mean, std, min, max and
+  median over all elements and along axis 0 of the one in-memory array.
+
+Workloads as in benchmarks/README.md: M = 100,000 x (10, 5) float32,
+XL = 1,000 x (512, 512) float32, random values. Each measurement is the best
+of ``--repeat`` runs (default 3) after one warm-up; results are written
+between the ``analysis`` markers of benchmarks/RESULTS.md (``--out``).
+
+    python benchmarks/analysis.py                 # M and XL
+    python benchmarks/analysis.py --workloads M --repeat 1 --out -   # print only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+
+import array_logger
+
+WORKLOADS = {"M": (100_000, (10, 5)), "XL": (1_000, (512, 512))}
+BEGIN, END = "<!-- analysis:begin -->", "<!-- analysis:end -->"
+
+
+def make_file(root: Path, name: str, rows: int, shape: Tuple[int, ...]) -> Path:
+    rng = np.random.default_rng(0)
+    pool = rng.standard_normal((min(rows, 100),) + shape).astype(np.float32)
+    with array_logger.Logger(root, compression_level=None, synchronous="off") as lg:
+        lg.register(name, keys=["episode", "step"], shape=shape, dtype="float32")
+        for i in range(rows):
+            lg.log(name, {"episode": i // 1000, "step": i % 1000}, pool[i % len(pool)])
+    return root / f"{name}.db"
+
+
+def best(fn: Callable[[], object], repeat: int) -> float:
+    fn()  # warm-up: page cache, imports
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def pyarrow_direct(batch: array_logger.Batch, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = pa.FixedShapeTensorArray.from_numpy_ndarray(batch.arrays)
+    table = pa.table({"episode": batch.keys["episode"], "step": batch.keys["step"], "data": data})
+    pq.write_table(table, path, compression="zstd", use_dictionary=["episode", "step"],
+                   write_statistics=["episode", "step"])
+
+
+def numpy_stats(db: Path) -> None:
+    with array_logger.open_reader(db) as r:
+        x = r.read_all().arrays
+    for axis in (None, 0):
+        np.mean(x, axis=axis, dtype=np.float64)
+        np.std(x, axis=axis, dtype=np.float64)
+        np.min(x, axis=axis)
+        np.max(x, axis=axis)
+        np.median(x, axis=axis)
+
+
+def run(workloads: List[str], repeat: int) -> List[Dict[str, object]]:
+    results = []
+    for wl in workloads:
+        rows, shape = WORKLOADS[wl]
+        work = Path(tempfile.mkdtemp(prefix=f"al_analysis_{wl}_"))
+        try:
+            db = make_file(work, wl, rows, shape)
+            mb = rows * int(np.prod(shape)) * 4 / 1e6
+            with array_logger.open_reader(db) as r:
+                ours_pq = best(lambda: r.to_parquet(work / "ours.parquet"), repeat)
+                ours_ipc = best(lambda: r.export(work / "ours.arrow"), repeat)
+                ours_npz = best(lambda: r.export(work / "ours.npz"), repeat)
+                batch = r.read_all()
+                peer_pq = best(lambda: pyarrow_direct(batch, work / "peer.parquet"), repeat)
+                del batch
+                ours_stats = best(lambda: r.stats(), repeat)
+            peer_stats = best(lambda: numpy_stats(db), repeat)
+            results.append({
+                "workload": wl, "rows": rows, "shape": shape, "MB": mb,
+                "parquet_ours": mb / ours_pq, "parquet_pyarrow": mb / peer_pq,
+                "ipc_ours": mb / ours_ipc, "npz_ours": mb / ours_npz,
+                "stats_ours": mb / ours_stats, "stats_numpy": mb / peer_stats,
+            })
+            print(f"{wl}: {results[-1]}", file=sys.stderr)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def render(results: List[Dict[str, object]], repeat: int) -> str:
+    lines = [BEGIN, "## After the run: export and statistics throughput", "",
+             f"`python benchmarks/analysis.py` (best of {repeat} after a warm-up; MB/s of float32 array "
+             "payload; ratio > 1 means array_logger is faster). Export: `reader.to_parquet()` reads the "
+             "SQLite file and streams it into Parquet (zstd); the peer is pyarrow writing the same arrays, "
+             "already in memory, with `FixedShapeTensorArray.from_numpy_ndarray` + `pq.write_table` "
+             "(same compression and encodings). Stats: `reader.stats()` (streamed; over all elements and "
+             "per element; exact median) against numpy's mean/std/min/max/median over all elements and "
+             "axis 0 of `read_all()` (reading included).", "",
+             "| workload | Parquet: array_logger | Parquet: pyarrow direct | ratio | Arrow IPC | NPZ "
+             "| stats: array_logger | stats: numpy over read_all | ratio |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        lines.append(
+            f"| {r['workload']}: {r['rows']:,} × {r['shape']} | {r['parquet_ours']:.0f} | {r['parquet_pyarrow']:.0f} "
+            f"| {r['parquet_ours'] / r['parquet_pyarrow']:.2f}× | {r['ipc_ours']:.0f} | {r['npz_ours']:.0f} "
+            f"| {r['stats_ours']:.0f} | {r['stats_numpy']:.0f} | {r['stats_ours'] / r['stats_numpy']:.2f}× |")
+    lines.append(END)
+    return "\n".join(lines) + "\n"
+
+
+def write(section: str, out: str) -> None:
+    if out == "-":
+        print(section)
+        return
+    path = Path(out)
+    text = path.read_text() if path.exists() else ""
+    if BEGIN in text and END in text:
+        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workloads", default="M,XL")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--out", default=str(Path(__file__).with_name("RESULTS.md")))
+    args = ap.parse_args()
+    workloads = args.workloads.split(",")
+    for w in workloads:
+        if w not in WORKLOADS:
+            ap.error(f"unknown workload {w!r}: {sorted(WORKLOADS)}")
+    write(render(run(workloads, args.repeat), args.repeat), args.out)
+
+
+if __name__ == "__main__":
+    main()

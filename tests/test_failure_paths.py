@@ -1,0 +1,145 @@
+"""Paths taken when something went wrong before: a name whose writes failed at
+close with compression on, SIGTERM when the program ignores it, format-1 blobs
+of the wrong length, where clauses that would loop."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import array_logger
+from array_logger import CorruptFileError, ValidationError
+from al_helpers import run_child
+
+FAIL_THEN_CLOSE_COMPRESSED = """
+    import os, resource, signal, sys, numpy as np, array_logger
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2 << 20, resource.RLIM_INFINITY))
+    lg = array_logger.Logger(sys.argv[1], compression_level=3, handle_signals=False)
+    lg.register("x", keys=["i"], shape=(1024,), dtype="float32", commit_threshold_rows=10)
+    lg.register("ok", keys=["i"], shape=(1,), dtype="int64")
+    lg.log("ok", {"i": 0}, np.array([42]))
+    flushed = 0
+    try:
+        for i in range(100_000):
+            lg.log("x", {"i": i}, np.full(1024, i, np.float32))  # compresses to almost nothing
+            if i % 50 == 49:
+                lg.flush()
+                flushed = i + 1
+        print("no error", flush=True)
+    except OSError as exc:
+        print("error", type(exc).__name__, flushed, flush=True)
+    try:
+        lg.close()
+        print("closed", flush=True)
+    except OSError as exc:
+        print("close error", type(exc).__name__, flush=True)
+    print(" ".join(sorted(f for f in os.listdir(sys.argv[1]) if not f.startswith("."))), flush=True)
+"""
+
+
+def test_a_name_whose_writes_failed_is_not_compressed_at_close(tmp_path: Path) -> None:
+    """docs/DURABILITY.md: "With compression on, a name whose writes failed is
+    left as its `.db`, not compressed." and "`close()` still closes every
+    database and releases every name, raising the same error"."""
+    done = run_child(FAIL_THEN_CLOSE_COMPRESSED, str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    error, close, files = done.stdout.splitlines()
+    word, kind, flushed = error.split()
+    assert (word, kind) == ("error", "StorageError") and int(flushed) >= 50, done.stdout
+    assert close == "close error StorageError", done.stdout
+    # The failed name stays a plain .db (with its WAL: the committed rows may
+    # still be there); the healthy name was compressed as usual.
+    assert "x.db" in files.split() and "ok.db.zst" in files.split(), files
+    assert not {"x.db.zst", "x.db.zst.tmp", "ok.db"} & set(files.split()), files
+    with array_logger.open_reader(tmp_path / "x.db") as reader:
+        batch = reader.read_all()
+    n = len(batch.arrays)
+    assert n >= int(flushed)
+    assert batch.keys["i"].tolist() == list(range(n))
+    assert batch.arrays.tobytes() == np.repeat(np.arange(n, dtype=np.float32), 1024).tobytes()
+    with array_logger.open_reader(tmp_path / "ok.db") as reader:
+        assert [(k["i"], a.tolist()) for k, a in reader.iterate()] == [(0, [42])]
+
+
+SIGTERM_IGNORED = """
+    import signal, sys, numpy as np, array_logger
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    lg = array_logger.Logger(sys.argv[1], None)
+    lg.register("x", keys=["i"], shape=(2,), dtype="int32",
+                commit_threshold_rows=1_000_000, commit_threshold_seconds=3600)
+    for i in range(25):
+        lg.log("x", {"i": i}, np.array([i, -i], np.int32))
+    signal.raise_signal(signal.SIGTERM)
+    print("survived", lg.closed, flush=True)
+"""
+
+
+def test_sigterm_ignored_by_the_program_stays_ignored(tmp_path: Path) -> None:
+    """docs/DURABILITY.md: the SIGTERM handler "closes every open logger of the
+    process, then does what the previous handler would have done: ... or does
+    nothing more for `SIG_IGN`"."""
+    done = run_child(SIGTERM_IGNORED, str(tmp_path))
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert done.stdout.strip() == "survived True", done.stdout
+    with array_logger.open_reader(tmp_path / "x.db") as reader:
+        got = [(k["i"], a.tolist()) for k, a in reader.iterate()]
+    assert got == [(i, [i, -i]) for i in range(25)]
+
+
+def _format1_file(path: Path, blobs: list) -> None:
+    con = sqlite3.connect(path)
+    con.executescript(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('shape', '(3, 5)'), ('dtype', 'float32'), ('keys', \"['i']\"),"
+        " ('array_logger_version', '1.0');"
+        "CREATE TABLE array_log (i INTEGER NOT NULL, data BLOB NOT NULL);")
+    con.executemany("INSERT INTO array_log VALUES (?, ?)", list(enumerate(blobs)))
+    con.commit()
+    con.close()
+
+
+@pytest.mark.parametrize("extra", [1, 4, 60, 4096])
+def test_format1_blob_longer_than_its_array_is_refused(tmp_path: Path, extra: int) -> None:
+    """docs/FORMAT.md 5.3: "`data` is exactly `P` bytes: `ndarray.tobytes()`"."""
+    good = np.arange(15, dtype=np.float32).reshape(3, 5)
+    path = tmp_path / "f1.db"
+    _format1_file(path, [good.tobytes(), good.tobytes() + b"\x01" * extra, good.tobytes()])
+    with array_logger.open_reader(path) as reader:
+        assert reader.format_version == 1
+        # "row N": the N-th row of the query's result.
+        with pytest.raises(CorruptFileError, match=f"row 2: blob has {60 + extra} bytes, meta says 60"):
+            list(reader.iterate())
+        with pytest.raises(CorruptFileError, match="row 2: blob has"):
+            reader.read_all()
+        with pytest.raises(CorruptFileError, match="row 1: blob has"):
+            list(reader.iterate("i = ?", (1,)))
+        rows = list(reader.iterate("i <> ?", (1,)))
+        assert [(k["i"], a.tobytes()) for k, a in rows] == [(0, good.tobytes()), (2, good.tobytes())]
+
+
+RECURSIVE = [
+    "i IN (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c LIMIT 5) SELECT n FROM c)",
+    "i IN (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT n FROM c)",  # never ends
+    "EXISTS (WITH RECURSIVE c(n) AS (VALUES(1) UNION SELECT n FROM c) SELECT 1 FROM c)",
+]
+
+
+@pytest.mark.parametrize("where", RECURSIVE)
+def test_recursive_cte_in_a_where_clause_is_refused(tmp_path: Path, where: str) -> None:
+    """docs/DURABILITY.md "Reading": "recursive CTEs are refused"."""
+    with array_logger.Logger(tmp_path, None) as lg:
+        lg.register("x", keys=["i"], shape=(1,), dtype="int64")
+        for i in range(10):
+            lg.log("x", {"i": i}, np.array([i]))
+    with array_logger.open_reader(tmp_path / "x.db") as reader:
+        for call in (lambda: list(reader.iterate(where)), lambda: reader.read_all(where),
+                     lambda: reader.count(where)):
+            with pytest.raises(ValidationError, match="invalid where_clause"):
+                call()
+        # A plain (non-recursive) CTE is an ordinary read and stays allowed.
+        assert reader.count("i IN (WITH c(n) AS (VALUES(3), (4)) SELECT n FROM c)") == 2
