@@ -1,0 +1,142 @@
+"""One (peer, workload) case, measured in this process: setup, the timed
+logging loop, close, CPU and waits, bytes on disk, peak RSS of each phase,
+timed read-backs and their checksums. The harness (run.py) runs every case
+in a subprocess of its own, so that peak RSS is per case."""
+from __future__ import annotations
+
+import gc
+import os
+import resource
+import shutil
+import time
+
+import numpy as np
+
+from peers import PEERS
+from workloads import RowChecksum, case_spec, checksum_bulk, expected_checksum, make_inputs
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORK = os.path.join(HERE, "_work")
+
+
+def _rss_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _reset_peak():
+    """Reset the kernel's peak-RSS mark (VmHWM, which ru_maxrss reports) to
+    the current RSS, so the next ru_maxrss reading is the peak of one phase."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _maxrss_kib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _dir_bytes(root):
+    total = 0
+    for dp, _, files in os.walk(root):
+        for fn in files:
+            try:
+                total += os.stat(os.path.join(dp, fn)).st_size
+            except FileNotFoundError:
+                pass
+    return total
+
+
+def run_case(peer_name, workload, quick, keep=False):
+    base, count, shape, content, level = case_spec(workload, quick)
+    peer = PEERS[peer_name]()
+    if level is not None and not peer.can_compress:
+        raise SystemExit(f"{peer_name} cannot compress")
+    # Peers that take ~1 ms per call run a capped number of rows: their
+    # per-call figures are what we compare, and a full S run would take 15 min.
+    capped = getattr(peer, "max_count", None)
+    if capped is not None and count > capped:
+        count = capped
+    episodes, spe, _data = make_inputs(count, shape, content)
+    n_ep = count // spe
+    expected = expected_checksum(episodes, spe, count)
+
+    root = os.path.join(WORK, f"{peer_name}_{workload.replace('@', '_')}_{os.getpid()}")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    res = {"peer": peer_name, "workload": workload, "base": base, "count": count,
+           "shape": list(shape), "level": level, "quick": quick,
+           "row_bytes": 4 * int(np.prod(shape))}
+    try:
+        gc.collect()
+        peak_ok = _reset_peak()
+        rss0 = _rss_kib()
+        max0 = _maxrss_kib()
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.perf_counter()
+        peer.setup(root, shape, level, count)
+        t1 = time.perf_counter()
+        peer.loop(episodes, spe, n_ep)
+        t2 = time.perf_counter()
+        peer.close()
+        t3 = time.perf_counter()
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        write_peak = _maxrss_kib()
+        res.update({
+            "setup_s": t1 - t0, "loop_s": t2 - t1, "close_s": t3 - t2,
+            "total_s": t3 - t0, "us_per_log": (t2 - t1) / count * 1e6,
+            # CPU of every thread (user + system) and the times a thread
+            # blocked (voluntary context switches), setup to close: what
+            # waiting for the writer costs, less sensitive to a busy machine
+            # than wall time.
+            "cpu_us_per_row": (ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime) / count * 1e6,
+            "waits_per_1000_rows": (ru1.ru_nvcsw - ru0.ru_nvcsw) / count * 1000,
+            "bytes_on_disk": _dir_bytes(root),
+            "rss_before_mib": rss0 / 1024,
+            "peak_rss_write_mib": max(0, write_peak - (rss0 if peak_ok else max0)) / 1024,
+            "peak_method": "ru_maxrss after clear_refs reset" if peak_ok
+                           else "ru_maxrss delta (no reset)",
+        })
+
+        checks = {}
+        # read-back 1: iterate (timed: just consume rows), then checksum pass
+        if peer.read_iter is not None:
+            gc.collect()
+            _reset_peak()
+            r0 = _rss_kib()
+            t = time.perf_counter()
+            n = 0
+            for _kd, _a in peer.read_iter(root):
+                n += 1
+            res["read_iter_s"] = time.perf_counter() - t
+            res["read_iter_rows"] = n
+            res["peak_rss_read_iter_mib"] = max(0, _maxrss_kib() - r0) / 1024
+            ck = RowChecksum()
+            for kd, a in peer.read_iter(root):
+                ck.add(kd["episode"], kd["step"], a)
+            checks["iterate"] = ck.value()
+        # read-back 2: bulk (timed), checksum after the timer
+        if peer.read_bulk is not None:
+            gc.collect()
+            _reset_peak()
+            r0 = _rss_kib()
+            t = time.perf_counter()
+            ep, st, data = peer.read_bulk(root)
+            res["read_bulk_s"] = time.perf_counter() - t
+            res["read_bulk_rows"] = int(len(ep))
+            res["peak_rss_read_bulk_mib"] = max(0, _maxrss_kib() - r0) / 1024
+            checks["bulk"] = checksum_bulk(ep, st, data)
+            del ep, st, data
+        res["expected_checksum"] = expected
+        res["checksums"] = checks
+        res["checksum_ok"] = bool(checks) and all(v == expected for v in checks.values())
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return res
