@@ -13,7 +13,8 @@ import time
 import numpy as np
 
 from peers import PEERS
-from workloads import RowChecksum, case_spec, checksum_bulk, expected_checksum, make_inputs
+from workloads import (T_AGENTS, T_EPISODES, T_STEPS, RowChecksum, case_mode, case_spec, checksum_bulk,
+                       expected_checksum, make_inputs)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORK = os.path.join(HERE, "_work")
@@ -54,8 +55,11 @@ def _dir_bytes(root):
 
 
 def run_case(peer_name, workload, quick, keep=False):
+    if workload == "T":
+        return run_training_case(peer_name, quick, keep)
     base, count, shape, content, level = case_spec(workload, quick)
     peer = PEERS[peer_name]()
+    peer.mode = case_mode(workload)
     if level is not None and not peer.can_compress:
         raise SystemExit(f"{peer_name} cannot compress")
     # Peers that take ~1 ms per call run a capped number of rows: their
@@ -84,10 +88,14 @@ def run_case(peer_name, workload, quick, keep=False):
         t1 = time.perf_counter()
         peer.loop(episodes, spe, n_ep)
         t2 = time.perf_counter()
+        loop_peak = _maxrss_kib()
+        _reset_peak()
+        rss_close0 = _rss_kib()
         peer.close()
         t3 = time.perf_counter()
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
-        write_peak = _maxrss_kib()
+        close_peak = _maxrss_kib()
+        write_peak = max(loop_peak, close_peak)
         res.update({
             "setup_s": t1 - t0, "loop_s": t2 - t1, "close_s": t3 - t2,
             "total_s": t3 - t0, "us_per_log": (t2 - t1) / count * 1e6,
@@ -100,6 +108,9 @@ def run_case(peer_name, workload, quick, keep=False):
             "bytes_on_disk": _dir_bytes(root),
             "rss_before_mib": rss0 / 1024,
             "peak_rss_write_mib": max(0, write_peak - (rss0 if peak_ok else max0)) / 1024,
+            # close alone (commit, checkpoint, compression), above the RSS
+            # right before close(): issue 9's memory target.
+            "peak_rss_close_mib": max(0, close_peak - rss_close0) / 1024 if peak_ok else None,
             "peak_method": "ru_maxrss after clear_refs reset" if peak_ok
                            else "ru_maxrss delta (no reset)",
         })
@@ -136,6 +147,86 @@ def run_case(peer_name, workload, quick, keep=False):
         res["expected_checksum"] = expected
         res["checksums"] = checks
         res["checksum_ok"] = bool(checks) and all(v == expected for v in checks.values())
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return res
+
+
+def _walk(rng, rows, m, step=0.01):
+    """(rows, m) float32 random walk, continuous across rows."""
+    w = np.cumsum(rng.standard_normal(rows * m) * step)
+    return w.astype(np.float32).reshape(rows, m)
+
+
+def run_training_case(peer_name, quick, keep=False):
+    """Issue 9's training script, end to end at the defaults (module API):
+    init (compression_level=22), register 5 names, log, close, one filtered
+    read. The whole run is timed; so are its phases."""
+    peer = PEERS[peer_name]()
+    mod = peer.module
+    episodes = T_EPISODES // 10 if quick else T_EPISODES
+    rng = np.random.default_rng(2024)
+    steps = episodes * T_STEPS
+    q = [_walk(rng, steps, 500).reshape(steps, 50, 10) for _ in range(T_AGENTS)]
+    loss = _walk(rng, steps, 1)
+    weights = rng.standard_normal((episodes // 10 + 1, 64, 32)).astype(np.float32)
+    for a in (*q, loss, weights):
+        a += 0  # prefault
+    names = [f"q_agent{a}" for a in range(T_AGENTS)]
+    root = os.path.join(WORK, f"{peer_name}_T_{os.getpid()}")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    res = {"peer": peer_name, "workload": "T", "base": "T", "count": steps * (T_AGENTS + 1) + len(weights),
+           "shape": [50, 10], "level": 22, "quick": quick, "row_bytes": 2000}
+    try:
+        gc.collect()
+        _reset_peak()
+        rss0 = _rss_kib()
+        t0 = time.perf_counter()
+        mod.init(root)
+        for n in names:
+            mod.register(n, ["episode", "step"], (50, 10), "float32")
+        mod.register("loss", ["episode", "step"], (1,), "float32")
+        mod.register("weights", ["episode"], (64, 32), "float32")
+        t1 = time.perf_counter()
+        log = mod.log
+        i = 0
+        for e in range(episodes):
+            for s in range(T_STEPS):
+                kv = {"episode": e, "step": s}
+                for a in range(T_AGENTS):
+                    log(names[a], kv, q[a][i])
+                log("loss", kv, loss[i])
+                i += 1
+            if e % 10 == 0:
+                log("weights", {"episode": e}, weights[e // 10])
+        t2 = time.perf_counter()
+        loop_peak = _maxrss_kib()
+        _reset_peak()
+        rss_close0 = _rss_kib()
+        mod.close()
+        t3 = time.perf_counter()
+        close_peak = _maxrss_kib()
+        last = episodes - 1
+        r = mod.open_reader(os.path.join(root, names[0] + ".db"))
+        try:
+            got = [(kd["step"], np.array(a)) for kd, a in r.iterate(where_clause="episode = ?", params=(last,))]
+        finally:
+            r.close()
+        t4 = time.perf_counter()
+        ok = [s for s, _ in got] == list(range(T_STEPS)) and all(
+            np.array_equal(a, q[0][last * T_STEPS + s]) for s, a in got)
+        res.update({
+            "setup_s": t1 - t0, "loop_s": t2 - t1, "close_s": t3 - t2, "read_s": t4 - t3,
+            "total_s": t4 - t0, "us_per_log": (t2 - t1) / res["count"] * 1e6,
+            "bytes_on_disk": _dir_bytes(root), "rss_before_mib": rss0 / 1024,
+            "peak_rss_write_mib": max(0, max(loop_peak, close_peak) - rss0) / 1024,
+            "peak_rss_close_mib": max(0, close_peak - rss_close0) / 1024,
+            "expected_checksum": f"{T_STEPS} rows of episode {last}",
+            "checksums": {"filtered read": f"{len(got)} rows" + ("" if ok else " WRONG")},
+            "checksum_ok": bool(ok),
+        })
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)

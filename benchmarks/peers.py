@@ -55,8 +55,14 @@ class ArrayLoggerPeer(_SeedAPIPeer):
         import array_logger
         self.module = array_logger
 
+    mode = "adaptive"
+
     def setup(self, root, shape, level, count):
         if level != "shuffle":
+            if self.mode != "adaptive":
+                self.module.init(root, compression_level=level, compression_mode=self.mode)
+                self.module.register(NAME, KEYS, shape, "float32")
+                return None
             return super().setup(root, shape, level, count)
         self.module.init(root, compression_level=None)
         self.module.register(NAME, KEYS, shape, "float32", shuffle_zstd=True)

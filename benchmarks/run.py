@@ -26,7 +26,7 @@ import numpy as np
 
 from measure import WORK, run_case
 from peers import ALL_PEERS, PEERS
-from report import _machine_info, write_report
+from report import CLOSE_CASES, _machine_info, write_close_section, write_report
 from workloads import ALL_WORKLOADS, C_LEVELS, WORKLOADS, case_spec
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,8 +58,20 @@ def _cases(peers, workloads):
                     if lvl is not None and not PEERS[p].can_compress:
                         continue
                     out.append((p, f"C@{'none' if lvl is None else lvl}"))
+                if p == "array_logger":
+                    out.append((p, "C@22plain"))  # the size reference of issue 9
                 if p.startswith("array_logger"):
                     out.append((p, "C@shuffle"))
+            elif wl in ("C1M", "T"):
+                # Issue 9's close-time workloads: the loggers that compress.
+                if p not in ("array_logger", "baseline"):
+                    continue
+                if wl == "T":
+                    out.append((p, "T"))
+                else:
+                    out.append((p, "C1M@22"))
+                    if p == "array_logger":
+                        out.append((p, "C1M@22plain"))
             else:
                 out.append((p, wl))
     return out
@@ -96,6 +108,9 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true", help="with --case: print one JSON line")
     ap.add_argument("--keep", action="store_true", help="keep the case's files in _work/")
     ap.add_argument("--timeout", type=float, default=None, help="per-case timeout, s")
+    ap.add_argument("--close-section", action="store_true",
+                    help="run only issue 9's close cases (C@none, C@22, C1M@22, T; array_logger and "
+                         "baseline) and write them as a section of --out (default RESULTS.md)")
     ap.add_argument("--compare", metavar="PYTHON",
                     help="also run every array_logger case with this interpreter (another build, e.g. "
                          "2.0.0 in its own venv); the report compares the two")
@@ -139,7 +154,7 @@ def main(argv=None):
         if p not in PEERS:
             ap.error(f"unknown peer {p!r}; choose from {ALL_PEERS}")
     for w in args.workloads:
-        if w not in WORKLOADS:
+        if w not in WORKLOADS and w != "T":
             ap.error(f"unknown workload {w!r}; choose from {ALL_WORKLOADS}")
     os.makedirs(WORK, exist_ok=True)
     info = _machine_info()
@@ -163,7 +178,8 @@ def main(argv=None):
         skipped.append("zstandard not installed: compressed baseline cases will fail")
 
     timeout = args.timeout or (300 if args.quick else 3600)
-    cases = [(sys.executable, peer, wl, None) for peer, wl in _cases(run_peers, args.workloads)]
+    plan = CLOSE_CASES if args.close_section else _cases(run_peers, args.workloads)
+    cases = [(sys.executable, peer, wl, None) for peer, wl in plan]
     if args.compare:
         other, why = _probe_array_logger(args.compare)
         if other is None:
@@ -171,8 +187,10 @@ def main(argv=None):
         else:
             info["compare"] = other
             label = f"array_logger {other['version']}"
+            # (the plain-mode cases need compression_mode, which older builds lack: their
+            # level-22 cases are what "plain" reproduces)
             cases += [(args.compare, "array_logger", wl, label)
-                      for wl in [w for p, w in _cases(["array_logger"], args.workloads)]]
+                      for _, wl in _cases(["array_logger"], args.workloads) if not wl.endswith("plain")]
     results = []
     t_all = time.perf_counter()
     for i, (python, peer, wl, label) in enumerate(cases, 1):
@@ -193,7 +211,10 @@ def main(argv=None):
             print(f"!!! {peer} {wl}: {r.get('error') or 'MISMATCH ' + str(r.get('checksums'))}"
                   f" expected {r.get('expected_checksum')}", file=sys.stderr, flush=True)
     wall = time.perf_counter() - t_all
-    write_report(args.out, results, info, args, skipped, wall)
+    if args.close_section:
+        write_close_section(args.out, results, info, wall)
+    else:
+        write_report(args.out, results, info, args, skipped, wall)
     print(f"wrote {args.out}", file=sys.stderr)
     ok = all("error" not in r and r.get("checksum_ok") for r in results)
     return 0 if ok else 1

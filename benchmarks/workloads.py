@@ -10,7 +10,7 @@ KEYS = ["episode", "step"]
 SPE = 100                   # steps per episode
 POOL = 100                  # distinct pre-generated arrays for non-C workloads
 MASK64 = (1 << 64) - 1
-ALL_WORKLOADS = ["S", "M", "L", "XL", "C"]
+ALL_WORKLOADS = ["S", "M", "L", "XL", "C", "C1M", "T"]
 C_LEVELS = [None, 3, 22]
 
 # name -> (count, shape, content)
@@ -20,7 +20,13 @@ WORKLOADS = {
     "L": (20_000, (100, 50), "random"),
     "XL": (1_000, (512, 512), "random"),
     "C": (100_000, (10, 5), "randomwalk"),
+    "C1M": (1_000_000, (10, 5), "randomwalk"),  # C at 1M rows, level 22 only
 }
+# T: the training script of issue 9 (measure.run_training_case): 3 agents x (50, 10)
+# float32 random-walk Q-values and a (1,) loss per step, 100 episodes x 50
+# steps, a (64, 32) weight matrix every 10 episodes, one filtered read; all
+# defaults (compression_level=22).
+T_EPISODES, T_STEPS, T_AGENTS = 100, 50, 3
 
 
 def case_spec(workload, quick):
@@ -32,9 +38,16 @@ def case_spec(workload, quick):
     if quick:
         count //= 100
     # "shuffle": no close-time compression, array_logger's per-blob
-    # byte-shuffle + zstd filter instead.
+    # byte-shuffle + zstd filter instead. "22plain": level 22 with
+    # compression_mode="plain" (one frame of the whole file, as 2.0.0 did).
+    lvl = lvl.removesuffix("plain")
     level = None if lvl in ("", "none", "None") else ("shuffle" if lvl == "shuffle" else int(lvl))
     return base, count, shape, content, level
+
+
+def case_mode(workload):
+    """compression_mode of a case: 'plain' for the C@22plain-style cases."""
+    return "plain" if workload.endswith("plain") else "adaptive"
 
 
 def make_inputs(count, shape, content, seed=12345):
