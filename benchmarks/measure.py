@@ -43,6 +43,16 @@ def _maxrss_kib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def _close_measured(close):
+    """Runs close() with the peak-RSS mark reset first: returns (the peak of
+    what ran before, in KiB), the RSS right before close, close's own peak."""
+    loop_peak = _maxrss_kib()
+    _reset_peak()
+    rss_close0 = _rss_kib()
+    close()
+    return loop_peak, rss_close0, _maxrss_kib()
+
+
 def _dir_bytes(root):
     total = 0
     for dp, _, files in os.walk(root):
@@ -88,13 +98,9 @@ def run_case(peer_name, workload, quick, keep=False):
         t1 = time.perf_counter()
         peer.loop(episodes, spe, n_ep)
         t2 = time.perf_counter()
-        loop_peak = _maxrss_kib()
-        _reset_peak()
-        rss_close0 = _rss_kib()
-        peer.close()
+        loop_peak, rss_close0, close_peak = _close_measured(peer.close)
         t3 = time.perf_counter()
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
-        close_peak = _maxrss_kib()
         write_peak = max(loop_peak, close_peak)
         res.update({
             "setup_s": t1 - t0, "loop_s": t2 - t1, "close_s": t3 - t2,
@@ -202,12 +208,8 @@ def run_training_case(peer_name, quick, keep=False):
             if e % 10 == 0:
                 log("weights", {"episode": e}, weights[e // 10])
         t2 = time.perf_counter()
-        loop_peak = _maxrss_kib()
-        _reset_peak()
-        rss_close0 = _rss_kib()
-        mod.close()
+        loop_peak, rss_close0, close_peak = _close_measured(mod.close)
         t3 = time.perf_counter()
-        close_peak = _maxrss_kib()
         last = episodes - 1
         r = mod.open_reader(os.path.join(root, names[0] + ".db"))
         try:

@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 class _SeedAPIPeer:
-    """The seed's module API: init / register / log / close / open_reader."""
+    """The module API (as in the pure-Python array_logger): init / register / log / close / open_reader."""
     module = None
     can_compress = True
 

@@ -1,4 +1,5 @@
-"""The seed's module-level API: init / register / log / close (+ flush).
+"""The module-level API of the pure-Python array_logger: init / register / log /
+close (+ flush), unchanged (README.md, "Quick start").
 
 One process-wide :class:`~array_logger.Logger` lives behind these functions.
 It is kept in one place, the compiled module (``_core._get_default()``), so
