@@ -9,15 +9,17 @@ import numpy as np
 
 
 def normalize_shape(shape: Any) -> tuple[int, ...]:
-    """Any sequence of ints (tuple, list, ``torch.Size``) or a single int -> tuple of ints."""
+    """Any sequence of ints (tuple, list, ``torch.Size``) or a single int -> tuple of ints.
+
+    Only the form is checked here; the values (no negative dimension, at most
+    32, a row that fits in memory) are checked once, by the core's
+    ``validate_spec``, which raises ``ValidationError`` (a ``ValueError``)."""
     if isinstance(shape, (int, np.integer)):
         return (operator.index(shape),)
     try:
         dims = tuple(operator.index(d) for d in shape)
     except TypeError as exc:
         raise ValueError(f"shape must be a sequence of ints, got {shape!r}") from exc
-    if any(d < 0 for d in dims):
-        raise ValueError(f"shape must not have negative dimensions, got {dims!r}")
     return dims
 
 
