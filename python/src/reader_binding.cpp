@@ -23,54 +23,6 @@ std::vector<KeyValue> to_params(const py::object& params) {
   return out;
 }
 
-class PyReader;
-
-class PyCursor {
- public:
-  PyCursor(std::shared_ptr<Reader> reader, Query q, py::dtype dtype, std::vector<std::int64_t> shape,
-           std::vector<py::object> key_names)
-      : reader_(std::move(reader)), query_(std::move(q)), dtype_(std::move(dtype)), shape_(std::move(shape)),
-        key_names_(std::move(key_names)) {}
-
-  // Up to `max_rows` rows as (list of key dicts, ndarray (n, *shape)), or
-  // None when the query is exhausted.
-  py::object fetch(std::size_t max_rows) {
-    if (done_) return py::none();
-    if (reader_->closed()) throw StateError("Reader is closed");
-    py::array block = new_rows_block(dtype_, max_rows, shape_);
-    auto* base = static_cast<std::byte*>(block.mutable_data());
-    const std::size_t row_bytes = static_cast<std::size_t>(block.itemsize()) *
-                                  static_cast<std::size_t>(max_rows ? block.size() / max_rows : 0);
-    py::list keys;
-    std::size_t n = 0;
-    while (n < max_rows && query_.next()) {
-      auto bytes = query_.array_bytes();
-      std::memcpy(base + n * row_bytes, bytes.data(), bytes.size());
-      // Plain C API here: this runs once per row.
-      py::object d = py::reinterpret_steal<py::object>(PyDict_New());
-      if (!d) throw py::error_already_set();
-      for (std::size_t i = 0; i < key_names_.size(); ++i) {
-        py::object v = key_to_py(query_.key(i));
-        if (PyDict_SetItem(d.ptr(), key_names_[i].ptr(), v.ptr()) != 0) throw py::error_already_set();
-      }
-      if (PyList_Append(keys.ptr(), d.ptr()) != 0) throw py::error_already_set();
-      ++n;
-    }
-    if (n < max_rows) done_ = true;
-    if (n == 0) return py::none();
-    if (n < max_rows) block = block[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
-    return py::make_tuple(keys, block);
-  }
-
- private:
-  std::shared_ptr<Reader> reader_;
-  Query query_;
-  py::dtype dtype_;
-  std::vector<std::int64_t> shape_;
-  std::vector<py::object> key_names_;
-  bool done_ = false;
-};
-
 // One key column of a bulk read: int64 while every value is an integer,
 // float64 while every value is a float, else Python objects that keep each
 // value's own type (as iterate() does).
@@ -116,6 +68,82 @@ class KeyColumn {
   std::vector<std::int64_t> ints_;
   std::vector<double> reals_;
   std::vector<KeyValue> objects_;
+};
+
+class PyReader;
+
+class PyCursor {
+ public:
+  PyCursor(std::shared_ptr<Reader> reader, Query q, py::dtype dtype, std::vector<std::int64_t> shape,
+           std::vector<py::object> key_names)
+      : reader_(std::move(reader)), query_(std::move(q)), dtype_(std::move(dtype)), shape_(std::move(shape)),
+        key_names_(std::move(key_names)) {}
+
+  // Up to `max_rows` rows as (list of key dicts, ndarray (n, *shape)), or
+  // None when the query is exhausted.
+  py::object fetch(std::size_t max_rows) {
+    if (done_) return py::none();
+    if (reader_->closed()) throw StateError("Reader is closed");
+    py::array block = new_rows_block(dtype_, max_rows, shape_);
+    auto* base = static_cast<std::byte*>(block.mutable_data());
+    const std::size_t row_bytes = static_cast<std::size_t>(block.itemsize()) *
+                                  static_cast<std::size_t>(max_rows ? block.size() / max_rows : 0);
+    py::list keys;
+    std::size_t n = 0;
+    while (n < max_rows && query_.next()) {
+      auto bytes = query_.array_bytes();
+      std::memcpy(base + n * row_bytes, bytes.data(), bytes.size());
+      // Plain C API here: this runs once per row.
+      py::object d = py::reinterpret_steal<py::object>(PyDict_New());
+      if (!d) throw py::error_already_set();
+      for (std::size_t i = 0; i < key_names_.size(); ++i) {
+        py::object v = key_to_py(query_.key(i));
+        if (PyDict_SetItem(d.ptr(), key_names_[i].ptr(), v.ptr()) != 0) throw py::error_already_set();
+      }
+      if (PyList_Append(keys.ptr(), d.ptr()) != 0) throw py::error_already_set();
+      ++n;
+    }
+    if (n < max_rows) done_ = true;
+    if (n == 0) return py::none();
+    if (n < max_rows) block = block[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
+    return py::make_tuple(keys, block);
+  }
+
+  // Up to `max_rows` rows as (dict key -> 1-D array, ndarray (n, *shape)),
+  // the layout of read_all, or None when the query is exhausted: bounded
+  // batches in one pass over the rows (iter_batches).
+  py::object fetch_batch(std::size_t max_rows) {
+    if (done_) return py::none();
+    if (reader_->closed()) throw StateError("Reader is closed");
+    py::array block = new_rows_block(dtype_, max_rows, shape_);
+    auto* base = static_cast<std::byte*>(block.mutable_data());
+    const std::size_t row_bytes = reader_->spec().payload_bytes();
+    std::vector<KeyColumn> cols(key_names_.size(), KeyColumn(max_rows));
+    std::size_t n = 0;
+    {
+      py::gil_scoped_release nogil;
+      while (n < max_rows && query_.next()) {
+        auto bytes = query_.array_bytes();
+        std::memcpy(base + n * row_bytes, bytes.data(), bytes.size());
+        for (std::size_t i = 0; i < cols.size(); ++i) cols[i].set(n, query_.key(i));
+        ++n;
+      }
+    }
+    if (n < max_rows) done_ = true;
+    if (n == 0) return py::none();
+    if (n < max_rows) block = block[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
+    py::dict keys;
+    for (std::size_t i = 0; i < cols.size(); ++i) keys[key_names_[i]] = cols[i].to_numpy(n);
+    return py::make_tuple(keys, block);
+  }
+
+ private:
+  std::shared_ptr<Reader> reader_;
+  Query query_;
+  py::dtype dtype_;
+  std::vector<std::int64_t> shape_;
+  std::vector<py::object> key_names_;
+  bool done_ = false;
 };
 
 class PyReader {
@@ -172,6 +200,39 @@ class PyReader {
     return py::make_tuple(keys, out);
   }
 
+  // (rows, [{"min", "max", "integers", "reals", "texts"} per key]) in one pass
+  // over the keys; min/max None without rows.
+  py::tuple summarize_keys(const std::string& where, const py::object& params) {
+    std::vector<KeyValue> p = to_params(params);
+    Reader::KeySummary s;
+    {
+      py::gil_scoped_release nogil;
+      s = reader_->summarize_keys(where, p);
+    }
+    py::list keys;
+    for (const auto& k : s.keys) {
+      py::dict d;
+      d["min"] = k.min ? key_to_py(KeyRef::of(*k.min)) : py::none();
+      d["max"] = k.max ? key_to_py(KeyRef::of(*k.max)) : py::none();
+      d["integers"] = k.integers;
+      d["reals"] = k.reals;
+      d["texts"] = k.texts;
+      keys.append(d);
+    }
+    return py::make_tuple(s.rows, keys);
+  }
+
+  py::list integrity_check() {
+    std::vector<std::string> problems;
+    {
+      py::gil_scoped_release nogil;
+      problems = reader_->integrity_check();
+    }
+    py::list out;
+    for (const auto& line : problems) out.append(text_lenient(line));
+    return out;
+  }
+
   void close() { reader_->close(); }
   bool closed() const { return reader_->closed(); }
   py::dict meta() const {
@@ -202,12 +263,17 @@ class PyReader {
 }  // namespace
 
 void bind_reader(py::module_& m) {
-  py::class_<PyCursor>(m, "Cursor").def("fetch", &PyCursor::fetch, py::arg("max_rows"));
+  py::class_<PyCursor>(m, "Cursor")
+      .def("fetch", &PyCursor::fetch, py::arg("max_rows"))
+      .def("fetch_batch", &PyCursor::fetch_batch, py::arg("max_rows"));
   py::class_<PyReader>(m, "Reader")
       .def(py::init<const std::string&>(), py::arg("path"))
       .def("query", &PyReader::query, py::arg("where_clause") = "", py::arg("params") = py::none())
       .def("count", &PyReader::count, py::arg("where_clause") = "", py::arg("params") = py::none())
       .def("read_all", &PyReader::read_all, py::arg("where_clause") = "", py::arg("params") = py::none())
+      .def("summarize_keys", &PyReader::summarize_keys, py::arg("where_clause") = "",
+           py::arg("params") = py::none())
+      .def("integrity_check", &PyReader::integrity_check)
       .def("close", &PyReader::close)
       .def_property_readonly("closed", &PyReader::closed)
       .def_property_readonly("meta", &PyReader::meta)
