@@ -11,7 +11,8 @@ per case; the parent collects the JSON lines and writes RESULTS.md.
 Exit status is 1 if any case failed or any checksum mismatched.
 
 What runs where: workloads.py (inputs, checksums), peers.py (what is
-compared), measure.py (one case), report.py + report_text.md (RESULTS.md).
+compared), measure.py (one case), report.py + report_text.md (RESULTS.md),
+speed_section.py (issue 11's section and its SCALE case).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import time
 
 import numpy as np
 
+import speed_section
 from measure import WORK, run_case
 from peers import ALL_PEERS, PEERS
 from report import CLOSE_CASES, _machine_info, write_close_section, write_report
@@ -87,7 +89,7 @@ def _run_case_process(python, peer, wl, quick, timeout):
             raise RuntimeError(f"exit {p.returncode}: " + (p.stderr.strip()[-2000:] or "no output"))
         return json.loads(line)
     except Exception as e:  # record and go on
-        base, count, shape, _, level = case_spec(wl, quick)
+        base, count, shape, _, level = case_spec("S" if wl == "SCALE" else wl, quick)
         return {"peer": peer, "workload": wl, "count": count, "shape": list(shape),
                 "level": level, "row_bytes": 4 * int(np.prod(shape)),
                 "error": f"{type(e).__name__}: {e}"}
@@ -111,6 +113,10 @@ def main(argv=None):
     ap.add_argument("--close-section", action="store_true",
                     help="run only issue 9's close cases (C@none, C@22, C1M@22, T; array_logger and "
                          "baseline) and write them as a section of --out (default RESULTS.md)")
+    ap.add_argument("--speed-section", action="store_true",
+                    help="run only issue 11's cases (S, M, L, XL, C@none for every peer but the throughput "
+                         "mode; SCALE: 10M rows, filtered and bulk reads) and write them as a section of --out "
+                         "(default RESULTS.md); see benchmarks/speed_section.py")
     ap.add_argument("--compare", metavar="PYTHON",
                     help="also run every array_logger case with this interpreter (another build, e.g. "
                          "2.0.0 in its own venv); the report compares the two")
@@ -137,7 +143,10 @@ def main(argv=None):
         peer, wl = args.case
         if peer not in PEERS:
             ap.error(f"unknown peer {peer!r}")
-        res = run_case(peer, wl, args.quick, keep=args.keep)
+        if wl == "SCALE":
+            res = speed_section.run_scale_case(WORK, args.quick, keep=args.keep)
+        else:
+            res = run_case(peer, wl, args.quick, keep=args.keep)
         if args.json:
             print(json.dumps(res), flush=True)
         else:
@@ -178,7 +187,12 @@ def main(argv=None):
         skipped.append("zstandard not installed: compressed baseline cases will fail")
 
     timeout = args.timeout or (300 if args.quick else 3600)
-    plan = CLOSE_CASES if args.close_section else _cases(run_peers, args.workloads)
+    if args.speed_section:
+        plan = [c for c in speed_section.SPEED_CASES if c[0] in run_peers]
+    elif args.close_section:
+        plan = CLOSE_CASES
+    else:
+        plan = _cases(run_peers, args.workloads)
     cases = [(sys.executable, peer, wl, None) for peer, wl in plan]
     if args.compare:
         other, why = _probe_array_logger(args.compare)
@@ -211,7 +225,9 @@ def main(argv=None):
             print(f"!!! {peer} {wl}: {r.get('error') or 'MISMATCH ' + str(r.get('checksums'))}"
                   f" expected {r.get('expected_checksum')}", file=sys.stderr, flush=True)
     wall = time.perf_counter() - t_all
-    if args.close_section:
+    if args.speed_section:
+        speed_section.write_speed_section(args.out, results, info, wall, speed_section.notes_text(args.out))
+    elif args.close_section:
         write_close_section(args.out, results, info, wall)
     else:
         write_report(args.out, results, info, args, skipped, wall)
