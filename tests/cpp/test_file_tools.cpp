@@ -13,21 +13,12 @@
 #include "array_logger/file_tools.hpp"
 #include "array_logger/logger.hpp"
 #include "array_logger/reader.hpp"
+#include "temp_dir.hpp"
 
 using namespace array_logger;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "al-tools-XXXXXX").string();
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 ArraySpec two_keys() {
   ArraySpec s;
