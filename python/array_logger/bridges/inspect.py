@@ -76,7 +76,9 @@ def zstd_content_size(path: str) -> Optional[int]:
 
 
 def sqlite_header(path: str) -> Dict[str, Any]:
-    """Page size, page count and journal mode from a plain .db's 100-byte header."""
+    """Page size, page count and journal mode from a plain .db's 100-byte header
+    (the journal mode is the header's: a reader opening the file immutable
+    would report "delete" for a WAL file, docs/FORMAT.md)."""
     with open(path, "rb") as f:
         h = f.read(100)
     if len(h) < 100 or not h.startswith(b"SQLite format 3\0"):
@@ -121,6 +123,8 @@ def details(path: str) -> Dict[str, Any]:
                 out["user_metadata"] = json.loads(user)
             except ValueError:
                 out["user_metadata"] = user
+        # page size and counts of the database read (a .db.zst's decompressed copy)
+        out["sqlite"] = r._core.database_info()
         if r.path.endswith(".zst"):
             content = zstd_content_size(r.path)
             out["compression"] = {"codec": "zstd", "compressed_bytes": os.stat(r.path).st_size,
@@ -128,7 +132,7 @@ def details(path: str) -> Dict[str, Any]:
                                   "ratio": (os.stat(r.path).st_size / content) if content else None}
         else:
             out["compression"] = None
-            out["sqlite"] = sqlite_header(r.path)
+            out["sqlite"]["journal_mode"] = sqlite_header(r.path).get("journal_mode")
         out["blob_filter"] = meta.get("blob_filter", "none")
         return out
 
@@ -186,6 +190,13 @@ def head(reader: ArrayReader, n: int, where_clause: Optional[str] = None,
             return
 
 
+def integrity_problems(reader: ArrayReader) -> List[str]:
+    """SQLite's integrity check, one problem per item (SQLite puts several,
+    one per line, in one row, after a "*** in database main ***" heading)."""
+    lines = [ln.strip() for msg in reader._core.integrity_check() for ln in msg.splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("***")]
+
+
 def verify(path: str) -> Dict[str, Any]:
     """Opens the file (a .db.zst's frame checksum is checked while it is
     decompressed), runs SQLite's integrity check, reads every row (each
@@ -196,9 +207,11 @@ def verify(path: str) -> Dict[str, Any]:
     try:
         with ArrayReader(path) as r:
             out["path"] = r.path
-            problems = r._core.integrity_check()
+            problems = integrity_problems(r)
             if problems:
-                out["error"] = "SQLite integrity check: " + "; ".join(problems[:10])
+                shown = "; ".join(problems[:3]) + (f"; ... ({len(problems)} in all)" if len(problems) > 3 else "")
+                out["error"] = "SQLite integrity check: " + shown
+                out["problems"] = problems
                 return out
             n = r.count()
             out["rows"] = n
