@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 from typing import List, Tuple
 
@@ -45,13 +46,28 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
     old_db = make_format1_case(root / "format1_db", compressed=False)  # old.db in WAL mode
     zst = make_case(root, "zst")  # format 2, zstd level 3
     plain = make_case(root, "f32_2d")
-    bad = root / "damaged" / "bad.db"
-    bad.parent.mkdir()
-    shutil.copy(plain.path, bad)
-    data = bytearray(bad.read_bytes())
-    data[-2048:] = bytes(range(256)) * 8  # the last page (array blobs) overwritten
-    bad.write_bytes(bytes(data))
+    bad = damaged_file(root / "damaged")
     return {"old_zst": old_zst, "old_db": old_db, "zst": zst, "plain": plain, "bad": bad, "root": root}
+
+
+def damaged_file(root: Path) -> Path:
+    """bad.db: 400 rows of 256 bytes over a few dozen pages, the last page of
+    array blobs (the one before the first-key index, which close() appends
+    after them) overwritten with garbage: the first rows read, later ones fail."""
+    with array_logger.Logger(root, compression_level=None) as lg:
+        lg.register("bad", keys=["step"], shape=(64,), dtype="float32")
+        for i in range(400):
+            lg.log("bad", {"step": i}, np.full(64, i, np.float32))
+    bad = root / "bad.db"
+    con = sqlite3.connect(f"file:{bad}?mode=ro", uri=True)
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    (index_root,) = con.execute("SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'array_log'").fetchone()
+    con.close()
+    data = bytearray(bad.read_bytes())
+    end = (index_root - 1) * page_size
+    data[end - 2048:end] = bytes(range(256)) * 8
+    bad.write_bytes(bytes(data))
+    return bad
 
 
 def _rows(js: list) -> Tuple[List[dict], np.ndarray]:
@@ -131,12 +147,14 @@ def run_json_status(capsys: pytest.CaptureFixture, want: int, *args: object) -> 
 def test_a_failed_export_leaves_no_file(capsys: pytest.CaptureFixture, files: dict, tmp_path: Path,
                                         suffix: str) -> None:
     out = tmp_path / f"bad.{suffix}"
-    status, _, err = run(capsys, "export", files["bad"], "-o", out, "-q")
+    # 350 rows are written in batches of 50, then a row on the damaged page fails
+    status, _, err = run(capsys, "export", files["bad"], "-o", out, "--batch-rows", "50")
     assert status == 1 and "CorruptFileError" in err and "malformed" in err
+    assert "export bad.%s: 87%% (350/400 rows)" % suffix in err
     assert list(tmp_path.iterdir()) == []  # neither the output nor its temporary
     # an existing output is replaced only by a complete one
     out.write_bytes(b"earlier export")
-    assert run(capsys, "export", files["bad"], "-o", out, "-q")[0] == 1
+    assert run(capsys, "export", files["bad"], "-o", out, "-q", "--batch-rows", "50")[0] == 1
     assert out.read_bytes() == b"earlier export" and len(list(tmp_path.iterdir())) == 1
     assert run(capsys, "export", files["plain"].path, "-o", out, "-q")[0] == 0
     assert out.read_bytes() != b"earlier export" and len(list(tmp_path.iterdir())) == 1
@@ -147,7 +165,7 @@ def test_a_failed_export_leaves_no_file(capsys: pytest.CaptureFixture, files: di
 
 
 def test_a_failed_merge_leaves_no_file(capsys: pytest.CaptureFixture, files: dict, tmp_path: Path) -> None:
-    status, _, err = run(capsys, "merge", tmp_path / "m.db", files["plain"].path, files["bad"])
+    status, _, err = run(capsys, "merge", tmp_path / "m.db", files["bad"])
     assert status == 1 and "malformed" in err
     assert list(tmp_path.iterdir()) == []
     # and the same output name then works
