@@ -205,6 +205,9 @@ USAGE_ERRORS = [
     (["stats", "{q}", "--by", "nokey"], "array-logger stats: error: --by 'nokey': not a key of this file"),
     (["count", "{q}", "--param", "1"], "array-logger count: error: --param needs --where"),
     (["count", "{q}", "--where", "nokey = 1"], "array-logger count: error: invalid where_clause 'nokey = 1'"),
+    (["plot", "{q}", "--y", "element", "a", "-o", "{tmp}/p.png"],
+     "array-logger plot: error: --y element INDEX: INDEX is comma-separated integers, got 'a'"),
+    (["plot", "{q}", "--x", "nokey", "-o", "{tmp}/p.png"], "array-logger plot: error: 'nokey' is not a key"),
 ]
 
 
@@ -270,3 +273,101 @@ def test_integrity_problems_are_one_per_line(files: dict) -> None:
     assert len(problems) > 3 and all(p.startswith("On tree page") or "malformed" in p for p in problems)
     with array_logger.open_reader(files["plain"].path) as r:
         assert inspect.integrity_problems(r) == []
+
+
+# --- what the output helpers do with unusual values and files ------------------------
+def test_json_of_complex_and_non_finite_values(capsys: pytest.CaptureFixture, files: dict, tmp_path: Path) -> None:
+    c = make_case(tmp_path, "complex64")
+    js = run_json(capsys, "head", c.path, "-n", "2")
+    got = np.array([r["array"] for r in js], np.float32)  # complex as [real, imaginary]
+    assert got.shape == (2, 2, 2) and got.tobytes() == c.arrays[:2].view(np.float32).tobytes()
+    s = make_case(tmp_path, "complex128_scalar")  # shape (): a numpy complex scalar per row
+    js = run_json(capsys, "tail", s.path, "-n", "1")
+    assert js == [{"keys": {"step": len(s.arrays) - 1}, "array": [s.arrays[-1].real, s.arrays[-1].imag]}]
+    with array_logger.Logger(tmp_path / "nf", compression_level=None) as lg:
+        lg.register("nf", keys=["step"], shape=(4,), dtype="float64")
+        lg.log("nf", {"step": 0}, np.array([np.nan, np.inf, -np.inf, 1.5]))
+    assert run_json(capsys, "head", tmp_path / "nf" / "nf.db") == [
+        {"keys": {"step": 0}, "array": ["NaN", "Infinity", "-Infinity", 1.5]}]
+    st = run_json(capsys, "stats", tmp_path / "nf" / "nf.db")
+    assert st["all"]["nan"] == 1 and st["all"]["max"] == "Infinity" and st["all"]["min"] == "-Infinity"
+
+
+def test_param_values_are_int_float_or_text(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    case = make_case(tmp_path, "mixed_keys")  # run cycles through 1, "two", 3.5, "007"
+    runs = [kv["run"] for kv in case.key_rows]
+
+    def count(*param: str) -> int:
+        return run_json(capsys, "count", case.path, "--where", "run = ?", *param)["count"]
+
+    assert count("--param", "3.5") == runs.count(3.5) == 6
+    assert count("--param", "two") == runs.count("two") == 6
+    assert count("--param", "1") == runs.count(1) == 6
+    assert count("--param-str", "007") == runs.count("007") == 5
+    assert count("--param", "007") == 0  # read as the int 7
+    status, out, _ = run(capsys, "stats", case.path, "--by", "run", "--no-per-element")
+    lines = out.splitlines()
+    assert status == 0 and lines[0] == f"{len(runs)} rows of shape (2,) float32"
+    assert [ln.split()[0] for ln in lines[2:]] == ["1", "3.5", "'007'", "'two'"]  # numbers, then text
+    assert [int(ln.split()[1]) for ln in lines[2:]] == [2 * runs.count(v) for v in (1, 3.5, "007", "two")]
+
+
+def test_ls_and_verify_of_a_directory_with_a_damaged_file(capsys: pytest.CaptureFixture, files: dict,
+                                                           tmp_path: Path) -> None:
+    # ls reads no array (the keys come from the first-key index): the damaged file is listed
+    [res] = run_json(capsys, "ls", files["bad"].parent)
+    assert (res["name"], res["rows"], res["key_ranges"]) == ("bad", 400, {"step": {"min": 0, "max": 399}})
+    # a file that is no array file is listed with the error, and ls fails
+    (tmp_path / "q.db").write_bytes(b"not a database" * 100)
+    shutil.copy(files["plain"].path, tmp_path / "f32_2d.db")
+    status, out, _ = run(capsys, "ls", tmp_path)
+    assert status == 1
+    first, second = out.splitlines()[1:]
+    assert first.split()[:3] == ["f32_2d", "23", "(3,"]
+    assert second.split()[:6] == ["q", "-", "-", "-", "-", "-"] and "CorruptFileError" in second
+    (tmp_path / "q.db").unlink()
+    (tmp_path / "f32_2d.db").unlink()
+    status, _, err = run(capsys, "verify", tmp_path)  # a directory without array files
+    assert status == 1 and err == (f"array-logger verify: FileNotFoundError: {tmp_path}: "
+                                   "no array files (NAME.db or NAME.db.zst) there\n")
+
+
+def test_ls_info_head_tail_of_an_empty_file(capsys: pytest.CaptureFixture, tmp_path: Path) -> None:
+    with array_logger.Logger(tmp_path, compression_level=None) as lg:
+        lg.register("empty", keys=["step"], shape=(2,), dtype="int8", metadata={"x": 1})
+    con = sqlite3.connect(tmp_path / "empty.db")  # user metadata another program wrote, not JSON
+    with con:
+        con.execute("UPDATE meta SET value = 'plain text, not JSON' WHERE key = 'user_metadata'")
+    con.close()
+    (tmp_path / ".hidden.db").write_bytes(b"")  # dot files are not array files
+    [line] = run_json(capsys, "ls", tmp_path)
+    assert (line["name"], line["rows"], line["key_ranges"]) == ("empty", 0, {})
+    status, out, _ = run(capsys, "ls", tmp_path, "--no-ranges")
+    kib = f"{line['bytes'] / 1024:.1f}"
+    assert status == 0 and out.splitlines()[1].split()[:8] == ["empty", "0", "(2,)", "int8", kib, "KiB", "no", "-"]
+    d = run_json(capsys, "info", tmp_path / "empty.db")
+    assert d["user_metadata"] == "plain text, not JSON" and d["key_ranges"] == {}
+    assert run_json(capsys, "tail", tmp_path / "empty.db") == []
+    assert run_json(capsys, "head", tmp_path / "empty.db", "-n", "0") == []
+    assert run_json(capsys, "tail", tmp_path / "empty.db", "--where", "step > ?", "--param", "3") == []
+
+
+def test_file_headers_of_other_files(tmp_path: Path) -> None:
+    (tmp_path / "short").write_bytes(b"SQLite format 3\0")
+    (tmp_path / "text").write_bytes(b"x" * 200)
+    assert inspect.sqlite_header(str(tmp_path / "short")) == {}
+    assert inspect.sqlite_header(str(tmp_path / "text")) == {}
+    assert inspect.zstd_content_size(str(tmp_path / "text")) is None
+    # a zstd frame without the content size (a streamed frame: flag byte 0)
+    (tmp_path / "nosize.zst").write_bytes(b"\x28\xb5\x2f\xfd\x00\x58" + b"\0" * 12)
+    assert inspect.zstd_content_size(str(tmp_path / "nosize.zst")) is None
+    # the 2-byte size field holds size - 256 (zstd format, Frame_Content_Size)
+    (tmp_path / "two.zst").write_bytes(b"\x28\xb5\x2f\xfd\x60" + (1000 - 256).to_bytes(2, "little") + b"\0" * 8)
+    assert inspect.zstd_content_size(str(tmp_path / "two.zst")) == 1000
+
+
+def test_sizes_are_shown_in_binary_units() -> None:
+    from array_logger.cli import _size
+
+    assert [_size(n) for n in (0, 1023, 1024, 1536 << 10, 5 << 30, 3 << 40)] == [
+        "0 B", "1023 B", "1.0 KiB", "1.5 MiB", "5.0 GiB", "3072.0 GiB"]

@@ -74,11 +74,15 @@ def _cell(v: Any) -> str:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    """1023 B, 1.0 KiB, ..., 3.5 GiB (GiB is the largest unit)."""
+    if n < 1024:
+        return f"{n} B"
+    value = n / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
 
 
 def _ranges_text(ranges: Dict[str, Dict[str, Any]]) -> str:
@@ -148,7 +152,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         try:
             lines.append(inspect.summary(path, ranges=not args.no_ranges))
         except Exception as exc:  # noqa: BLE001 - one damaged file does not hide the others
-            lines.append({"name": os.path.basename(path), "path": path, "error": f"{type(exc).__name__}: {exc}"})
+            lines.append({"name": inspect.array_name(path), "path": path, "error": f"{type(exc).__name__}: {exc}"})
             failed = True
     if args.json:
         _print_json(lines)
@@ -529,9 +533,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def run() -> None:
-    """Entry point of the console script."""
+    """Entry point of the console script (and of ``python -m array_logger``)."""
     sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()

@@ -33,6 +33,15 @@ def array_files(root: "str | os.PathLike[str]") -> List[str]:
     return [names[n] for n in sorted(names)]
 
 
+def array_name(path: str) -> str:
+    """NAME of ``.../NAME.db`` or ``.../NAME.db.zst``."""
+    base = os.path.basename(path)
+    for suffix in SUFFIXES:
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
 def bytes_on_disk(path: str) -> int:
     total = 0
     for p in (path, path + "-wal", path + "-shm"):
@@ -94,7 +103,7 @@ def summary(path: str, *, ranges: bool = True) -> Dict[str, Any]:
     with ArrayReader(path) as r:
         st = os.stat(r.path)
         out: Dict[str, Any] = {
-            "name": os.path.basename(r.path).split(".db")[0],
+            "name": array_name(r.path),
             "path": r.path,
             "rows": r.count(),
             "shape": list(r.shape),
