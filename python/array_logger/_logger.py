@@ -7,11 +7,11 @@ import json
 import logging
 import os
 import weakref
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
 
-from . import _core
+from . import _checkpoint, _core
 from ._signals import install_sigterm_handler
-from ._spec import normalize_dtype, normalize_keys, normalize_shape
+from ._spec import normalize_dtype, normalize_keys, normalize_shape, normalize_stream_options
 
 _open_loggers: "weakref.WeakSet[Logger]" = weakref.WeakSet()
 _progress_log = logging.getLogger("array_logger")
@@ -106,6 +106,11 @@ class Logger(_core.Logger):
         *,
         metadata: Optional[Mapping[str, Any]] = None,
         shuffle_zstd: bool = False,
+        period: Optional[int] = None,
+        mode: Optional[str] = None,
+        quantize: Optional[float] = None,
+        value_range: Optional[Tuple[float, float]] = None,
+        sparse: bool = False,
     ) -> None:
         """Declares an array name: its key names, shape and dtype.
 
@@ -114,11 +119,33 @@ class Logger(_core.Logger):
         ``ValueError``, otherwise). ``metadata`` (JSON-serialisable) is stored
         in the file's meta table. ``shuffle_zstd`` stores each array
         byte-shuffled and zstd-compressed (smaller files for smooth float data).
+
+        Long simulations (README, "Long simulations"):
+
+        - ``period=N, mode="state" | "sum" | "mean" | "min" | "max"``: ``log``
+          feeds every step, the core accumulates, and one row is written per
+          ``N`` steps, keyed by the period's first key values plus ``steps``
+          (steps covered) and ``partial`` (1 for the open period written by
+          ``flush``/``close``/``checkpoint``). Sums are float64 for float
+          input, int64 (uint64) for ints; means float64.
+        - ``quantize=STEP, value_range=(lo, hi)``: float32/float64 values are
+          stored as ``round(x / STEP)`` in the smallest integer type holding
+          the range (default range: that of int32); read back within
+          ``STEP / 2``. A value outside the range raises at ``log``.
+        - ``sparse=True``: rows are stored as the indices and values of their
+          non-zero elements (read dense, or with ``iterate_sparse``).
+
+        Example:
+            >>> lg.register("energy", keys=["sweep"], shape=(), dtype="float64", period=100, mode="mean")  # doctest: +SKIP
+            >>> lg.register("spins", keys=["sweep"], shape=(64, 64), dtype="float32", quantize=1e-3,
+            ...             value_range=(-1, 1), sparse=True)  # doctest: +SKIP
         """
         if not isinstance(name, str):
             raise ValueError(f"name must be a str, got {name!r}")
         user_metadata = json.dumps(dict(metadata), sort_keys=True) if metadata is not None else ""
         key_list = normalize_keys(keys)
+        stream = normalize_stream_options(period, mode, quantize, value_range, sparse)
+        resume_period = _checkpoint.pending_open_period(self.root_path, name) if stream["period"] else None
         self._register(
             name,
             key_list,
@@ -129,7 +156,11 @@ class Logger(_core.Logger):
             user_metadata,
             bool(shuffle_zstd),
             repr(key_list),  # meta `keys` in exactly the pure-Python library's text form
+            resume_period=resume_period,
+            **stream,
         )
+        # A checkpoint's open period (array_logger.resume) is continued once.
+        _checkpoint.forget_open_period(self.root_path, name)
 
     def __enter__(self) -> "Logger":
         return self

@@ -106,6 +106,28 @@ class ArrayReader:
             else:
                 yield from zip(keys, arrays)
 
+    def iterate_sparse(
+        self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None
+    ) -> Iterator[Tuple[Dict[str, Any], Tuple[np.ndarray, np.ndarray]]]:
+        """Yields ``(keys_dict, (indices, values))`` for each row, in logging
+        order: the flat C-order ``indices`` (int64) of the elements that are
+        not zero and their ``values`` (the file's dtype). Rows of a
+        ``sparse=True`` name come as stored, without making the dense array;
+        other rows are scanned (an element is zero when all its bytes are, so
+        ``-0.0`` and NaN are kept). ``np.unravel_index(indices, reader.shape)``
+        gives N-d positions.
+
+        Example:
+            >>> for keys, (idx, vals) in reader.iterate_sparse("step = ?", (3,)):  # doctest: +SKIP
+            ...     dense = np.zeros(reader.shape, reader.dtype); dense.flat[idx] = vals
+        """
+        cursor = self._core.query_sparse(where_clause or "", params)
+        while True:
+            block = cursor.fetch_sparse(_BLOCK_ROWS)
+            if block is None:
+                return
+            yield from zip(*block)
+
     def read_all(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None) -> Batch:
         """Every selected row in one call: ``Batch(keys, arrays)``.
 

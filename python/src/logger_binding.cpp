@@ -2,6 +2,8 @@
 // installed by fast_log.cpp).
 #include <pybind11/stl.h>
 
+#include <cstring>
+
 #include "array_logger/errors.hpp"
 #include "bindings.hpp"
 #include "fast_log.hpp"
@@ -28,6 +30,19 @@ bool maybe_mapping(py::handle obj) {
   if (PyDict_Check(obj.ptr())) return true;
   if (obj.is_none() || py::detail::npy_api::get().PyArray_Check_(obj.ptr())) return false;
   return is_mapping(obj);
+}
+
+// (steps, [first key values], accumulator bytes), as a checkpoint saved it.
+PeriodState to_period_state(py::handle obj) {
+  py::tuple t = py::reinterpret_borrow<py::object>(obj).cast<py::tuple>();
+  if (t.size() != 3) throw InvalidArgument("resume_period must be (steps, first_keys, accumulator)");
+  PeriodState st;
+  st.steps = t[0].cast<std::uint64_t>();
+  for (auto k : t[1]) st.first_keys.push_back(to_key_value(k, "a first key of resume_period"));
+  const std::string bytes = t[2].cast<std::string>();
+  st.accumulator.resize(bytes.size());
+  std::memcpy(st.accumulator.data(), bytes.data(), bytes.size());
+  return st;
 }
 
 Synchronous parse_synchronous(const std::string& text) {
@@ -65,7 +80,10 @@ PyLogger::~PyLogger() { forget_logger(this); }
 void PyLogger::register_array(const std::string& name, const std::vector<std::string>& keys,
                               const std::vector<std::int64_t>& shape, const std::string& dtype,
                               std::uint64_t commit_threshold_rows, double commit_threshold_seconds,
-                              const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr) {
+                              const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr,
+                              std::optional<double> quantize_step, double quantize_min, double quantize_max,
+                              bool sparse, std::uint64_t period, const std::string& period_mode,
+                              py::object resume_period) {
   ArraySpec spec;
   spec.keys = keys;
   spec.shape = shape;
@@ -76,6 +94,14 @@ void PyLogger::register_array(const std::string& name, const std::vector<std::st
   ro.user_metadata = user_metadata;
   ro.shuffle_zstd = shuffle_zstd;
   ro.keys_repr = keys_repr;
+  if (quantize_step) ro.quantize = FixedPoint{*quantize_step, quantize_min, quantize_max};
+  ro.sparse = sparse;
+  if (period) {
+    const auto mode = parse_period_mode(period_mode);
+    if (!mode) throw InvalidArgument("mode must be 'state', 'sum', 'mean', 'min' or 'max', got '" + period_mode + "'");
+    ro.period = Period{period, *mode};
+  }
+  if (!resume_period.is_none()) ro.resume_period = to_period_state(resume_period);
   Logger::StreamId id;
   {
     py::gil_scoped_release nogil;  // may decompress a .db.zst
@@ -200,7 +226,10 @@ void bind_logger(py::module_& m) {
            py::arg("close_progress") = py::none(), py::arg("throughput_mode") = false)
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
-           py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "")
+           py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "",
+           py::arg("quantize_step") = py::none(), py::arg("quantize_min") = 0.0, py::arg("quantize_max") = 0.0,
+           py::arg("sparse") = false, py::arg("period") = 0, py::arg("period_mode") = "state",
+           py::arg("resume_period") = py::none())
       .def("log_many", &PyLogger::log_many, py::arg("name"), py::arg("key_values"), py::arg("arrays"))
       .def("flush", &PyLogger::flush)
       .def("close", &PyLogger::close)

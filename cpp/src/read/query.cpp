@@ -8,7 +8,7 @@ Query::Impl::Impl(const Reader::Impl& r, detail::Statement s, bool d)
       stmt(std::move(s)),
       nkeys(static_cast<int>(r.meta.spec.keys.size())),
       direct(d),
-      decoder(r.meta.spec, r.meta.format_version) {}
+      decoder(r.meta.spec, r.meta.format_version, &r.meta.form) {}
 
 bool Query::Impl::data_is_blob() const {
   return direct ? stmt.column_text(nkeys + 2) == "blob" : stmt.column_type(nkeys) == SQLITE_BLOB;
@@ -55,7 +55,10 @@ bool Query::next() {
   if (!q.data_is_blob()) throw corrupt("data is not a blob");
   const std::span<const std::byte> stored = q.fetch_blob();  // SQLite errors name the file themselves
   try {
-    current_ = q.decoder.decode(stored);
+    if (q.sparse)
+      q.decoder.decode_sparse(stored, q.indices, q.values);
+    else
+      current_ = q.decoder.decode(stored);
   } catch (const CorruptFile& e) {
     throw corrupt(e.what());
   }
@@ -63,5 +66,8 @@ bool Query::next() {
 }
 
 KeyRef Query::key(std::size_t i) const { return impl_->stmt.column_key(static_cast<int>(i)); }
+
+std::span<const std::uint64_t> Query::sparse_indices() const noexcept { return impl_->indices; }
+std::span<const std::byte> Query::sparse_values() const noexcept { return impl_->values; }
 
 }  // namespace array_logger

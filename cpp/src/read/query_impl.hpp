@@ -41,6 +41,9 @@ struct Query::Impl {
   std::unique_ptr<sqlite3_blob, BlobClose> blob;  // direct reads: reopened per row
   std::vector<std::byte> raw;                      // direct reads land here
   detail::BlobDecoder decoder;
+  bool sparse = false;  // rows come back as indices + values (Reader::query_sparse)
+  std::vector<std::uint64_t> indices;
+  std::vector<std::byte> values;
 };
 
 }  // namespace array_logger

@@ -95,6 +95,12 @@ Query Reader::query(std::string_view where, std::span<const KeyValue> params) co
   return Query(std::make_unique<Query::Impl>(*impl_, impl_->prepare_user_query(cols, where, params, "reading rows"), direct));
 }
 
+Query Reader::query_sparse(std::string_view where, std::span<const KeyValue> params) const {
+  Query q = query(where, params);
+  q.impl_->sparse = true;
+  return q;
+}
+
 std::uint64_t Reader::count(std::string_view where, std::span<const KeyValue> params) const {
   detail::Statement st = impl_->prepare_user_query("count(*)", where, params, "counting rows");
   if (!st.step()) st.fail(SQLITE_ERROR);

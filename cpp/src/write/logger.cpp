@@ -15,6 +15,7 @@
 #include "os/fork_guard.hpp"
 #include "write/array_store.hpp"
 #include "write/record_ring.hpp"
+#include "write/row_encoder.hpp"
 
 namespace array_logger {
 
@@ -32,6 +33,9 @@ struct StreamInfo {
   std::uint64_t payload_bytes;
   std::vector<std::byte> prefix;  // blob header copied before each payload
   std::size_t fixed_record_bytes;  // record size without text keys
+  // Fixed-point or sparse names: log() queues the stored blob itself
+  // (row_encoder.hpp). Used under the Logger's mutex.
+  std::unique_ptr<detail::RowEncoder> encoder;
   // Guarded by the Logger's mutex. Rows logged since the writer last took
   // the queue, and how many more complete this name's open commit group:
   // when `arrived` reaches `needed`, the writer must run so that the group
@@ -187,15 +191,25 @@ bool Logger::Impl::push(StreamId id, std::span<const KeyRef> keys, const void* d
   if (nbytes != info.payload_bytes)
     throw InvalidArgument("Shape mismatch for '" + info.name + "': expected " +
                           std::to_string(info.payload_bytes) + " bytes, got " + std::to_string(nbytes));
-  std::size_t keys_bytes = 0;
-  std::size_t record = info.fixed_record_bytes;
-  if (std::any_of(keys.begin(), keys.end(), [](const KeyRef& k) { return k.kind == KeyRef::Kind::Text; })) {
-    keys_bytes = detail::packed_keys_size(keys);
-    record = round8(sizeof(RecordHeader) + round8(keys_bytes) + info.prefix.size() + nbytes);
-    if (record > ring.capacity() / 2) throw InvalidArgument("key text too long");
-  } else {
-    keys_bytes = detail::packed_number_keys_size(keys.size());
-  }
+  const bool text_keys =
+      std::any_of(keys.begin(), keys.end(), [](const KeyRef& k) { return k.kind == KeyRef::Kind::Text; });
+  const std::size_t keys_bytes =
+      text_keys ? detail::packed_keys_size(keys) : detail::packed_number_keys_size(keys.size());
+  std::size_t blob_bytes = info.prefix.size() + nbytes;
+  detail::RowEncoder::Plan plan;
+  // The record's size (and, for encoded names, its blob: the encoder's
+  // scratch is only ours while we hold the mutex, so it is planned again
+  // after every wait).
+  auto size_record = [&] {
+    if (info.encoder) {
+      plan = info.encoder->plan(static_cast<const std::byte*>(data));
+      blob_bytes = plan.blob_bytes;
+    }
+    if (!text_keys && !info.encoder) return info.fixed_record_bytes;
+    return round8(sizeof(RecordHeader) + round8(keys_bytes) + blob_bytes);
+  };
+  std::size_t record = size_record();
+  if (text_keys && record > ring.capacity() / 2) throw InvalidArgument("key text too long");
   // Wait while the writer is too far behind (the loss bound: a plain
   // comparison, no system call, while it keeps up) or the buffer is full.
   StreamInfo& stream = *infos[id];
@@ -208,14 +222,19 @@ bool Logger::Impl::push(StreamId id, std::span<const KeyRef> keys, const void* d
     space_cv.wait(lock);
     if (failed.load(std::memory_order_acquire)) rethrow_writer_error();
     if (closed) throw StateError("Logger is closed");
+    if (info.encoder) record = size_record();
   }
   RecordHeader h{static_cast<std::uint32_t>(record), id, static_cast<std::uint32_t>(keys_bytes),
-                 static_cast<std::uint32_t>(info.prefix.size() + nbytes)};
+                 static_cast<std::uint32_t>(blob_bytes)};
   std::memcpy(out, &h, sizeof h);
   detail::pack_keys(keys, out + sizeof h);
   std::byte* blob = out + sizeof h + round8(keys_bytes);
-  if (!info.prefix.empty()) std::memcpy(blob, info.prefix.data(), info.prefix.size());
-  std::memcpy(blob + info.prefix.size(), data, nbytes);
+  if (info.encoder) {
+    info.encoder->write(plan, static_cast<const std::byte*>(data), blob);
+  } else {
+    if (!info.prefix.empty()) std::memcpy(blob, info.prefix.data(), info.prefix.size());
+    std::memcpy(blob + info.prefix.size(), data, nbytes);
+  }
   bytes_since_wake += record;
   ++stream.logged;
   if (++stream.arrived == stream.needed || bytes_since_wake >= ring.capacity() / 8) {
@@ -302,6 +321,9 @@ Logger::StreamId Logger::register_array(std::string_view name, const ArraySpec& 
   info->spec = spec;
   info->payload_bytes = spec.payload_bytes();
   info->prefix = store->queued_prefix();
+  const StoredForm& form = store->form();
+  if (form.fixed_point || form.sparse_index_dtype)
+    info->encoder = std::make_unique<detail::RowEncoder>(store->stored_spec(), form);
   info->fixed_record_bytes =
       round8(sizeof(RecordHeader) + round8(detail::packed_number_keys_size(spec.keys.size())) + info->prefix.size() + info->payload_bytes);
 
