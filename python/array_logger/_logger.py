@@ -162,6 +162,25 @@ class Logger(_core.Logger):
         # A checkpoint's open period (array_logger.resume) is continued once.
         _checkpoint.forget_open_period(self.root_path, name)
 
+    def checkpoint(self, state: Any, *, keep_last_n: int = 3, **keys: Any) -> "_checkpoint.Checkpoint":
+        """Saves ``state`` (numpy arrays and any picklable values) crash-safely
+        next to the logs, with every registered name's log position at this
+        moment, and keeps the newest ``keep_last_n`` checkpoints.
+
+        Flushes first (a periodic name's open period is written as a partial
+        row and saved in the checkpoint). :func:`array_logger.resume` later
+        returns the newest usable checkpoint and brings every log back to its
+        position. ``keys`` are saved with the state (``sweep=500``). A kill at
+        any moment leaves the previous checkpoint usable. See
+        docs/DURABILITY.md, "Checkpoints and resume".
+
+        Example:
+            >>> lg.checkpoint({"spins": spins, "rng": rng.bit_generator.state}, sweep=sweep)  # doctest: +SKIP
+        """
+        payload = _checkpoint.pickle.dumps({"state": state, "keys": dict(keys)}, protocol=_checkpoint._PICKLE_PROTOCOL)
+        positions = self._checkpoint_positions()
+        return _checkpoint.save(self.root_path, state, keys, positions, keep_last_n, payload=payload)
+
     def __enter__(self) -> "Logger":
         return self
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "array_logger/errors.hpp"
+#include "array_logger/rewind.hpp"
 #include "bindings.hpp"
 #include "fast_log.hpp"
 #include "py_logger.hpp"
@@ -213,6 +214,31 @@ void PyLogger::flush() {
   logger_->flush();
 }
 
+py::list PyLogger::checkpoint_positions() {
+  std::vector<LogPosition> positions;
+  {
+    py::gil_scoped_release nogil;
+    positions = logger_->checkpoint_positions();
+  }
+  py::list out;
+  for (const LogPosition& p : positions) {
+    py::dict d;
+    d["name"] = py::str(p.name);
+    d["rows"] = p.rows;
+    if (p.open_period) {
+      py::list keys;
+      for (const KeyValue& k : p.open_period->first_keys) keys.append(key_to_py(KeyRef::of(k)));
+      const auto& acc = p.open_period->accumulator;
+      d["open_period"] = py::make_tuple(p.open_period->steps, keys,
+                                        py::bytes(reinterpret_cast<const char*>(acc.data()), acc.size()));
+    } else {
+      d["open_period"] = py::none();
+    }
+    out.append(d);
+  }
+  return out;
+}
+
 void PyLogger::close() {
   py::gil_scoped_release nogil;
   logger_->close();
@@ -232,10 +258,26 @@ void bind_logger(py::module_& m) {
            py::arg("resume_period") = py::none())
       .def("log_many", &PyLogger::log_many, py::arg("name"), py::arg("key_values"), py::arg("arrays"))
       .def("flush", &PyLogger::flush)
+      .def("_checkpoint_positions", &PyLogger::checkpoint_positions)
       .def("close", &PyLogger::close)
       .def_property_readonly("closed", &PyLogger::closed)
       .def_property_readonly("names", &PyLogger::names)
       .def_property_readonly("root_path", &PyLogger::root);
+  m.def(
+      "_rewind_log",
+      [](const std::string& root, const std::string& name, std::uint64_t position, const std::string& aside,
+         const std::string& note) {
+        py::gil_scoped_release nogil;
+        return rewind_log(root, name, position, aside, note);
+      },
+      py::arg("root"), py::arg("name"), py::arg("position"), py::arg("aside"), py::arg("note"));
+  m.def(
+      "_log_end",
+      [](const std::string& root, const std::string& name) {
+        py::gil_scoped_release nogil;
+        return log_end(root, name);
+      },
+      py::arg("root"), py::arg("name"));
 }
 
 }  // namespace array_logger::py_binding

@@ -35,6 +35,9 @@ class PyLogger {
   // Converts everything first, then queues all rows without the GIL.
   void log_many(py::handle name, py::handle key_values, py::handle arrays);
   void flush();
+  // flush() + each name's position: [{"name", "rows", "open_period": None
+  // or (steps, [first key values], accumulator bytes)}].
+  py::list checkpoint_positions();
   void close();
   bool closed() const { return logger_->closed(); }
   py::list names() const { return streams_.attr("keys")(); }

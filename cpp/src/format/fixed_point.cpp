@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 
@@ -51,6 +52,12 @@ void dispatch(const DType& values, const DType& storage, Fn&& fn) {
   };
   if (values.name == "float32") return with_q.template operator()<float>();
   return with_q.template operator()<double>();
+}
+
+std::string number_text(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
 }
 
 }  // namespace
@@ -103,6 +110,14 @@ std::size_t FixedPointCodec::first_out_of_range(const std::byte* values, std::si
     if (!(x >= fp_.min && x <= fp_.max)) return i;
   }
   return npos;
+}
+
+void FixedPointCodec::check(const std::byte* values, std::size_t n) const {
+  const std::size_t bad = first_out_of_range(values, n);
+  if (bad == npos) return;
+  throw InvalidArgument("Value out of the quantize range: element " + std::to_string(bad) + " is " +
+                        number_text(value_at(values, bad)) + ", the registered range is [" + number_text(fp_.min) +
+                        ", " + number_text(fp_.max) + "] (values are never clipped)");
 }
 
 void FixedPointCodec::quantize(const std::byte* values, std::size_t n, std::byte* out, bool clamp) const noexcept {

@@ -33,6 +33,8 @@ class FixedPointCodec {
   // [min, max], or npos.
   std::size_t first_out_of_range(const std::byte* values, std::size_t n) const noexcept;
   double value_at(const std::byte* values, std::size_t i) const noexcept;
+  // Throws InvalidArgument naming the first value first_out_of_range finds.
+  void check(const std::byte* values, std::size_t n) const;
   // Stores round(x / step) of `n` values. `clamp` first brings values into
   // [min, max]: only for period means, whose float rounding may overshoot
   // the range of the values they average by an ulp. Values out of range

@@ -133,6 +133,15 @@ StoredForm stored_form_for(const ArraySpec& input, const RegisterOptions& option
   return f;
 }
 
+std::string stored_keys_repr(const std::string& registered_repr, const StoredForm& form) {
+  if (registered_repr.empty() || form.period.steps == 0) return registered_repr;
+  // "['sweep']" -> "['sweep', 'steps', 'partial']": the reprs of the two
+  // plain ASCII names are fixed.
+  if (registered_repr.back() != ']') throw InvalidArgument("keys_repr " + registered_repr + " is not a list repr");
+  return registered_repr.substr(0, registered_repr.size() - 1) + ", '" + kPeriodStepsKey + "', '" +
+         kPeriodPartialKey + "']";
+}
+
 void append_stored_form_meta(const StoredForm& form, MetaRows& rows) {
   if (form.fixed_point) {
     rows.emplace_back("fixed_point_step", double_text(form.fixed_point->step));

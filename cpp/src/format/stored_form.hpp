@@ -26,6 +26,10 @@ const DType& period_accumulator_dtype(const DType& input, PeriodMode mode);
 // periodic names; the period's output dtype). Throws InvalidArgument.
 StoredForm stored_form_for(const ArraySpec& input, const RegisterOptions& options, ArraySpec& stored);
 
+// The meta `keys` text of the stored keys, given Python's repr() of the
+// registered ones (RegisterOptions::keys_repr; empty stays empty).
+std::string stored_keys_repr(const std::string& registered_repr, const StoredForm& form);
+
 // The meta rows that describe `form` (none for a plain form).
 void append_stored_form_meta(const StoredForm& form, MetaRows& rows);
 

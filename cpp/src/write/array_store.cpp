@@ -31,6 +31,7 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
       form_(stored_form_for(validated(name_, spec, options_), options_, stored_)),
       files_(root, name_),
       nkeys_(stored_.keys.size()) {
+  options_.keys_repr = stored_keys_repr(options_.keys_repr, form_);
   try {
     StoreDatabase opened = open_store_database(files_.db(), name_, stored_, form_, options_, sync);
     db_ = std::move(opened.db);

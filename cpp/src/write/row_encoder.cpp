@@ -9,15 +9,6 @@
 #include "format/sparse_payload.hpp"
 
 namespace array_logger::detail {
-namespace {
-
-std::string number_text(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
-
-}  // namespace
 
 RowEncoder::RowEncoder(const ArraySpec& stored, const StoredForm& form)
     : n_(stored.element_count()), value_size_(stored.dtype->itemsize) {
@@ -43,14 +34,7 @@ RowEncoder::Plan RowEncoder::plan(const std::byte* payload, bool from_period) {
   const std::byte* values = payload;
   if (fixed_) {
     p.flags |= kBlobFlagFixedPoint;
-    if (!from_period) {
-      const std::size_t bad = fp_.first_out_of_range(payload, n_);
-      if (bad != FixedPointCodec::npos)
-        throw InvalidArgument("Value out of the quantize range: element " + std::to_string(bad) + " is " +
-                              number_text(fp_.value_at(payload, bad)) + ", the registered range is [" +
-                              number_text(fp_.params().min) + ", " + number_text(fp_.params().max) +
-                              "] (values are never clipped)");
-    }
+    if (!from_period) fp_.check(payload, n_);
     if (sparse_) {
       fp_.quantize(payload, n_, quantized_.data(), from_period);
       values = quantized_.data();
