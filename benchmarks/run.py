@@ -35,7 +35,7 @@ SPE = 100                   # steps per episode
 POOL = 100                  # distinct pre-generated arrays for non-C workloads
 MASK64 = (1 << 64) - 1
 ALL_PEERS = ["array_logger", "array_logger_throughput", "baseline", "h5py", "raw", "lmdb"]
-ALL_WORKLOADS = ["S", "M", "L", "XL", "C"]
+ALL_WORKLOADS = ["S", "M", "L", "XL", "C", "C1M", "T"]
 C_LEVELS = [None, 3, 22]
 
 # name -> (count, shape, content)
@@ -45,7 +45,13 @@ WORKLOADS = {
     "L": (20_000, (100, 50), "random"),
     "XL": (1_000, (512, 512), "random"),
     "C": (100_000, (10, 5), "randomwalk"),
+    "C1M": (1_000_000, (10, 5), "randomwalk"),  # C at 1M rows, level 22 only
 }
+# T: the training script of issue 9 (run_training_case): 3 agents x (50, 10)
+# float32 random-walk Q-values and a (1,) loss per step, 100 episodes x 50
+# steps, a (64, 32) weight matrix every 10 episodes, one filtered read; all
+# defaults (compression_level=22).
+T_EPISODES, T_STEPS, T_AGENTS = 100, 50, 3
 
 
 # --------------------------------------------------------------------------
@@ -86,9 +92,16 @@ def case_spec(workload, quick):
     if quick:
         count //= 100
     # "shuffle": no close-time compression, array_logger's per-blob
-    # byte-shuffle + zstd filter instead.
+    # byte-shuffle + zstd filter instead. "22plain": level 22 with
+    # compression_mode="plain" (one frame of the whole file, as 2.0.0 did).
+    lvl = lvl.removesuffix("plain")
     level = None if lvl in ("", "none", "None") else ("shuffle" if lvl == "shuffle" else int(lvl))
     return base, count, shape, content, level
+
+
+def case_mode(workload):
+    """compression_mode of a case: 'plain' for the C@22plain-style cases."""
+    return "plain" if workload.endswith("plain") else "adaptive"
 
 
 def make_inputs(count, shape, content, seed=12345):
@@ -239,8 +252,14 @@ class ArrayLoggerPeer(_SeedAPIPeer):
         import array_logger
         self.module = array_logger
 
+    mode = "adaptive"
+
     def setup(self, root, shape, level, count):
         if level != "shuffle":
+            if self.mode != "adaptive":
+                self.module.init(root, compression_level=level, compression_mode=self.mode)
+                self.module.register(NAME, KEYS, shape, "float32")
+                return None
             return super().setup(root, shape, level, count)
         self.module.init(root, compression_level=None)
         self.module.register(NAME, KEYS, shape, "float32", shuffle_zstd=True)
@@ -442,8 +461,11 @@ def _dir_bytes(root):
 # one case (runs in its own subprocess)
 # --------------------------------------------------------------------------
 def run_case(peer_name, workload, quick, keep=False):
+    if workload == "T":
+        return run_training_case(peer_name, quick, keep)
     base, count, shape, content, level = case_spec(workload, quick)
     peer = PEERS[peer_name]()
+    peer.mode = case_mode(workload)
     if level is not None and not peer.can_compress:
         raise SystemExit(f"{peer_name} cannot compress")
     # Peers that take ~1 ms per call run a capped number of rows: their
@@ -472,10 +494,14 @@ def run_case(peer_name, workload, quick, keep=False):
         t1 = time.perf_counter()
         peer.loop(episodes, spe, n_ep)
         t2 = time.perf_counter()
+        loop_peak = _maxrss_kib()
+        _reset_peak()
+        rss_close0 = _rss_kib()
         peer.close()
         t3 = time.perf_counter()
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
-        write_peak = _maxrss_kib()
+        close_peak = _maxrss_kib()
+        write_peak = max(loop_peak, close_peak)
         res.update({
             "setup_s": t1 - t0, "loop_s": t2 - t1, "close_s": t3 - t2,
             "total_s": t3 - t0, "us_per_log": (t2 - t1) / count * 1e6,
@@ -488,6 +514,9 @@ def run_case(peer_name, workload, quick, keep=False):
             "bytes_on_disk": _dir_bytes(root),
             "rss_before_mib": rss0 / 1024,
             "peak_rss_write_mib": max(0, write_peak - (rss0 if peak_ok else max0)) / 1024,
+            # close alone (commit, checkpoint, compression), above the RSS
+            # right before close(): issue 9's memory target.
+            "peak_rss_close_mib": max(0, close_peak - rss_close0) / 1024 if peak_ok else None,
             "peak_method": "ru_maxrss after clear_refs reset" if peak_ok
                            else "ru_maxrss delta (no reset)",
         })
@@ -524,6 +553,86 @@ def run_case(peer_name, workload, quick, keep=False):
         res["expected_checksum"] = expected
         res["checksums"] = checks
         res["checksum_ok"] = bool(checks) and all(v == expected for v in checks.values())
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return res
+
+
+def _walk(rng, rows, m, step=0.01):
+    """(rows, m) float32 random walk, continuous across rows."""
+    w = np.cumsum(rng.standard_normal(rows * m) * step)
+    return w.astype(np.float32).reshape(rows, m)
+
+
+def run_training_case(peer_name, quick, keep=False):
+    """Issue 9's training script, end to end at the defaults (module API):
+    init (compression_level=22), register 5 names, log, close, one filtered
+    read. The whole run is timed; so are its phases."""
+    peer = PEERS[peer_name]()
+    mod = peer.module
+    episodes = T_EPISODES // 10 if quick else T_EPISODES
+    rng = np.random.default_rng(2024)
+    steps = episodes * T_STEPS
+    q = [_walk(rng, steps, 500).reshape(steps, 50, 10) for _ in range(T_AGENTS)]
+    loss = _walk(rng, steps, 1)
+    weights = rng.standard_normal((episodes // 10 + 1, 64, 32)).astype(np.float32)
+    for a in (*q, loss, weights):
+        a += 0  # prefault
+    names = [f"q_agent{a}" for a in range(T_AGENTS)]
+    root = os.path.join(WORK, f"{peer_name}_T_{os.getpid()}")
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(root)
+    res = {"peer": peer_name, "workload": "T", "base": "T", "count": steps * (T_AGENTS + 1) + len(weights),
+           "shape": [50, 10], "level": 22, "quick": quick, "row_bytes": 2000}
+    try:
+        gc.collect()
+        _reset_peak()
+        rss0 = _rss_kib()
+        t0 = time.perf_counter()
+        mod.init(root)
+        for n in names:
+            mod.register(n, ["episode", "step"], (50, 10), "float32")
+        mod.register("loss", ["episode", "step"], (1,), "float32")
+        mod.register("weights", ["episode"], (64, 32), "float32")
+        t1 = time.perf_counter()
+        log = mod.log
+        i = 0
+        for e in range(episodes):
+            for s in range(T_STEPS):
+                kv = {"episode": e, "step": s}
+                for a in range(T_AGENTS):
+                    log(names[a], kv, q[a][i])
+                log("loss", kv, loss[i])
+                i += 1
+            if e % 10 == 0:
+                log("weights", {"episode": e}, weights[e // 10])
+        t2 = time.perf_counter()
+        loop_peak = _maxrss_kib()
+        _reset_peak()
+        rss_close0 = _rss_kib()
+        mod.close()
+        t3 = time.perf_counter()
+        close_peak = _maxrss_kib()
+        last = episodes - 1
+        r = mod.open_reader(os.path.join(root, names[0] + ".db"))
+        try:
+            got = [(kd["step"], np.array(a)) for kd, a in r.iterate(where_clause="episode = ?", params=(last,))]
+        finally:
+            r.close()
+        t4 = time.perf_counter()
+        ok = [s for s, _ in got] == list(range(T_STEPS)) and all(
+            np.array_equal(a, q[0][last * T_STEPS + s]) for s, a in got)
+        res.update({
+            "setup_s": t1 - t0, "loop_s": t2 - t1, "close_s": t3 - t2, "read_s": t4 - t3,
+            "total_s": t4 - t0, "us_per_log": (t2 - t1) / res["count"] * 1e6,
+            "bytes_on_disk": _dir_bytes(root), "rss_before_mib": rss0 / 1024,
+            "peak_rss_write_mib": max(0, max(loop_peak, close_peak) - rss0) / 1024,
+            "peak_rss_close_mib": max(0, close_peak - rss_close0) / 1024,
+            "expected_checksum": f"{T_STEPS} rows of episode {last}",
+            "checksums": {"filtered read": f"{len(got)} rows" + ("" if ok else " WRONG")},
+            "checksum_ok": bool(ok),
+        })
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -596,8 +705,20 @@ def _cases(peers, workloads):
                     if lvl is not None and not PEERS[p].can_compress:
                         continue
                     out.append((p, f"C@{'none' if lvl is None else lvl}"))
+                if p == "array_logger":
+                    out.append((p, "C@22plain"))  # the size reference of issue 9
                 if p.startswith("array_logger"):
                     out.append((p, "C@shuffle"))
+            elif wl in ("C1M", "T"):
+                # Issue 9's close-time workloads: the loggers that compress.
+                if p not in ("array_logger", "baseline"):
+                    continue
+                if wl == "T":
+                    out.append((p, "T"))
+                else:
+                    out.append((p, "C1M@22"))
+                    if p == "array_logger":
+                        out.append((p, "C1M@22plain"))
             else:
                 out.append((p, wl))
     return out
@@ -748,6 +869,7 @@ def write_report(path, results, info, args, skipped, wall):
 
     if have_al and not args.quick:
         L.extend(targets_section(by))
+        L.extend(close_targets_section(by))
     L.append("## Raw results (JSON lines)\n")
     L.append("<details><summary>one line per case</summary>\n\n```")
     for r in results:
@@ -872,6 +994,95 @@ def targets_section(by):
     return L
 
 
+def close_targets_section(by, heading="##"):
+    """Issue 9: close() at the default level 22, against the pure-Python baseline."""
+    def get(p, wl, key):
+        r = by.get((p, wl))
+        return None if r is None or "error" in r else r.get(key)
+
+    rows = []
+
+    def target(name, value, ok, goal, fmt):
+        if value is not None:
+            rows.append((name, fmt.format(value), goal, ok(value)))
+
+    b, a = get("baseline", "T", "total_s"), get("array_logger", "T", "total_s")
+    if b and a:
+        target("T (training script, defaults) end to end vs baseline", b / a, lambda v: v >= 3, "≥ 3×", "{:.2f}×")
+    for wl in ("C@22", "C1M@22"):
+        b, a = get("baseline", wl, "close_s"), get("array_logger", wl, "close_s")
+        if b and a:
+            target(f"{wl} close vs baseline", b / a, lambda v: v >= 3.5, "≥ 3.5×", "{:.2f}×")
+        size, plain = get("array_logger", wl, "bytes_on_disk"), get("array_logger", wl + "plain", "bytes_on_disk")
+        if size and plain:
+            target(f"{wl} .db.zst size / plain level-22 pass", size / plain, lambda v: v <= 1.02, "≤ 1.02", "{:.4f}")
+    peaks = [get("array_logger", wl, "peak_rss_close_mib") for wl in ("T", "C@22", "C1M@22")]
+    peaks = [p for p in peaks if p is not None]
+    if peaks:
+        target("peak RSS during close at level 22 (MiB above the interpreter)", max(peaks),
+               lambda v: v < 100, "< 100", "{:.0f}")
+    if not rows:
+        return []
+    L = [f"{heading} Targets (issue 9: close at the default level 22) in this run\n",
+         "| target | measured | goal | met |", "|---|---:|---|---|"]
+    for name, value, goal, ok in rows:
+        L.append(f"| {name} | {value} | {goal} | {'yes' if ok else '**no**'} |")
+    L.append("")
+    return L
+
+
+CLOSE_SECTION = "## Close at the default level 22 (issue 9)"
+CLOSE_CASES = [(p, wl) for wl in ("C@none", "C@22", "C@22plain", "C1M@22", "C1M@22plain", "T")
+               for p in ("array_logger", "baseline") if not (p == "baseline" and wl.endswith("plain"))]
+
+
+def write_close_section(path, results, info, wall):
+    """The --close-section run as a section of an existing report (inserted
+    before its raw results, replacing an earlier one): its own date, tables,
+    targets and JSON lines (prefixed, so that --rerender of the report keeps
+    reading only the full run's)."""
+    by = {(r["peer"], r["workload"]): r for r in results}
+    L = [CLOSE_SECTION + "\n",
+         f"Generated by `python benchmarks/run.py --close-section` on {info['date']} (wall time "
+         f"{wall:.0f} s), same machine and method as above; array_logger "
+         f"{(info.get('array_logger') or {}).get('version', '?')}. One run: every ratio compares "
+         "cases of this run. close = drain, checkpoint, compression, renames and fsyncs; T = the "
+         "training script of issue 9 at the defaults (3 agents × (50, 10) random-walk Q-values and a "
+         "(1,) loss per step, 100 episodes × 50 steps, a (64, 32) weight matrix every 10 episodes, "
+         "one filtered read); `plain` = `compression_mode=\"plain\"` (one frame at exactly level 22, "
+         "2.0.0's pass): the size reference.\n",
+         "| workload | peer | log loop s | close s | read s | total s | MB on disk | peak RSS close MiB | check |",
+         "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in results:
+        if "error" in r:
+            last = (r["error"].strip().splitlines() or ["?"])[-1][:120].replace("|", "/")
+            L.append(f"| {r['workload']} | {r['peer']} | FAILED: {last} | | | | | | |")
+            continue
+        read = r.get("read_s", r.get("read_iter_s"))
+        L.append("| " + " | ".join([r["workload"], r["peer"], _fmt(r.get("loop_s")), _fmt(r.get("close_s")),
+                                     _fmt(read), _fmt(r.get("total_s")), _fmt(r["bytes_on_disk"] / 1e6),
+                                     _fmt(r.get("peak_rss_close_mib")),
+                                     "ok" if r.get("checksum_ok") else "**MISMATCH**"]) + " |")
+    L.append("")
+    L.extend(close_targets_section(by, heading="###"))
+    L.append("<details><summary>JSON lines of this run</summary>\n\n```")
+    L.extend("json: " + json.dumps(r, sort_keys=True) for r in results)
+    L.append("```\n</details>\n")
+    section = "\n".join(L) + "\n"
+    text = open(path).read() if os.path.exists(path) else ""
+    if CLOSE_SECTION in text:
+        before, rest = text.split(CLOSE_SECTION, 1)
+        after = rest[rest.index("\n## "):] if "\n## " in rest else ""
+        text = before + section + after.lstrip("\n")
+    elif "## Raw results (JSON lines)" in text:
+        before, after = text.split("## Raw results (JSON lines)", 1)
+        text = before + section + "\n## Raw results (JSON lines)" + after
+    else:
+        text += "\n" + section
+    with open(path, "w") as f:
+        f.write(text)
+
+
 def textwrap_method(have_al):
     return "\n".join([
         "- Keys `episode`, `step` (100 steps per episode); float32 arrays generated "
@@ -933,6 +1144,9 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true", help="with --case: print one JSON line")
     ap.add_argument("--keep", action="store_true", help="keep the case's files in _work/")
     ap.add_argument("--timeout", type=float, default=None, help="per-case timeout, s")
+    ap.add_argument("--close-section", action="store_true",
+                    help="run only issue 9's close cases (C@none, C@22, C1M@22, T; array_logger and "
+                         "baseline) and write them as a section of --out (default RESULTS.md)")
     ap.add_argument("--rerender", metavar="REPORT",
                     help="rewrite a report from the JSON lines it contains (no new measurements)")
     args = ap.parse_args(argv)
@@ -973,7 +1187,7 @@ def main(argv=None):
         if p not in PEERS:
             ap.error(f"unknown peer {p!r}; choose from {ALL_PEERS}")
     for w in args.workloads:
-        if w not in WORKLOADS:
+        if w not in WORKLOADS and w != "T":
             ap.error(f"unknown workload {w!r}; choose from {ALL_WORKLOADS}")
     os.makedirs(WORK, exist_ok=True)
     info = _machine_info()
@@ -999,7 +1213,7 @@ def main(argv=None):
     timeout = args.timeout or (300 if args.quick else 3600)
     results = []
     t_all = time.perf_counter()
-    cases = _cases(run_peers, args.workloads)
+    cases = CLOSE_CASES if args.close_section else _cases(run_peers, args.workloads)
     for i, (peer, wl) in enumerate(cases, 1):
         cmd = [sys.executable, os.path.abspath(__file__), "--case", peer, wl, "--json"]
         if args.quick:
@@ -1031,7 +1245,10 @@ def main(argv=None):
             print(f"!!! {peer} {wl}: {r.get('error') or 'MISMATCH ' + str(r.get('checksums'))}"
                   f" expected {r.get('expected_checksum')}", file=sys.stderr, flush=True)
     wall = time.perf_counter() - t_all
-    write_report(args.out, results, info, args, skipped, wall)
+    if args.close_section:
+        write_close_section(args.out, results, info, wall)
+    else:
+        write_report(args.out, results, info, args, skipped, wall)
     print(f"wrote {args.out}", file=sys.stderr)
     ok = all("error" not in r and r.get("checksum_ok") for r in results)
     return 0 if ok else 1

@@ -56,7 +56,8 @@ def meta_rows(path: "str | os.PathLike[str]") -> Dict[str, str]:
 def zstd_decompress(data: bytes) -> bytes:
     import zstandard
 
-    return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    # Every frame: a .db.zst is one frame per 4 MiB segment (docs/FORMAT.md section 7).
+    return zstandard.ZstdDecompressor().decompressobj(read_across_frames=True).decompress(data)
 
 
 def zstd_compress(data: bytes, level: int = 3) -> bytes:

@@ -24,5 +24,5 @@ def test_quick_run_reads_back_exactly_what_was_written(tmp_path: Path) -> None:
     progress = done.stdout + done.stderr
     assert "CHECKSUM MISMATCH" not in progress
     # Every workload ran for array_logger, compressed variants included.
-    for workload in ("S", "M", "L", "XL", "C@none", "C@3", "C@22", "C@shuffle"):
+    for workload in ("S", "M", "L", "XL", "C@none", "C@3", "C@22", "C@22plain", "C@shuffle", "C1M@22", "T"):
         assert f"array_logger {workload} ... " in progress, workload

@@ -23,6 +23,7 @@ class Logger:
         compression_workers: int = -1,
         close_progress: Optional[Callable[[str, int, int], None]] = None,
         throughput_mode: bool = False,
+        compression_mode: str = "adaptive",
     ) -> None: ...
     def _register(
         self,

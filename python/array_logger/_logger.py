@@ -42,6 +42,14 @@ class Logger(_core.Logger):
             still loses nothing committed, a power loss may corrupt).
         buffer_bytes: memory for rows waiting for the writer thread; ``log``
             blocks while it is full.
+        compression_mode: how close() compresses. ``"adaptive"`` (default):
+            the level is a size target and an effort ceiling; 4 MiB segments
+            on every core, each with the cheapest zstd parameters within 2%
+            of the level's output on a sample, segments compressed during the
+            run reused; the ``.db.zst`` is one zstd stream of several frames
+            and a seek table. ``"plain"``: one zstd frame of the whole file at
+            exactly ``compression_level``, as array_logger 2.0 wrote it
+            (docs/DESIGN.md, "Close").
         compression_workers: zstd threads at close (-1: one per core).
         close_progress: optional ``callback(name, bytes_done, bytes_total)``
             called during close-time compression (every 64 MiB); by default
@@ -72,6 +80,7 @@ class Logger(_core.Logger):
         *,
         synchronous: str = "normal",
         buffer_bytes: int = 16 << 20,
+        compression_mode: str = "adaptive",
         compression_workers: int = -1,
         close_progress: Optional[Callable[[str, int, int], None]] = None,
         handle_signals: bool = True,
@@ -89,6 +98,7 @@ class Logger(_core.Logger):
             compression_workers,
             close_progress if close_progress is not None else _log_close_progress,
             bool(throughput_mode),
+            compression_mode,
         )
         self._pid = os.getpid()
         _open_loggers.add(self)

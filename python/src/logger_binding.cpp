@@ -46,6 +46,12 @@ PeriodState to_period_state(py::handle obj) {
   return st;
 }
 
+CompressionMode parse_compression_mode(const std::string& text) {
+  if (text == "adaptive") return CompressionMode::Adaptive;
+  if (text == "plain") return CompressionMode::Plain;
+  throw InvalidArgument("compression_mode must be 'adaptive' or 'plain', got '" + text + "'");
+}
+
 Synchronous parse_synchronous(const std::string& text) {
   if (text == "normal") return Synchronous::Normal;
   if (text == "off") return Synchronous::Off;
@@ -57,8 +63,9 @@ Synchronous parse_synchronous(const std::string& text) {
 
 PyLogger::PyLogger(const std::string& root, std::optional<int> compression_level, const std::string& synchronous,
                    std::size_t buffer_bytes, int compression_workers, py::object close_progress,
-                   bool throughput_mode) {
+                   bool throughput_mode, const std::string& compression_mode) {
   LoggerOptions o;
+  o.compression_mode = parse_compression_mode(compression_mode);
   o.throughput_mode = throughput_mode;
   o.root = root;
   o.compression_level = compression_level;
@@ -246,10 +253,12 @@ void PyLogger::close() {
 
 void bind_logger(py::module_& m) {
   py::class_<PyLogger>(m, "Logger", py::dynamic_attr())
-      .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object, bool>(),
+      .def(py::init<const std::string&, std::optional<int>, const std::string&, std::size_t, int, py::object, bool,
+                    const std::string&>(),
            py::arg("root_path"), py::arg("compression_level") = 22, py::arg("synchronous") = "normal",
            py::arg("buffer_bytes") = std::size_t{16} << 20, py::arg("compression_workers") = -1,
-           py::arg("close_progress") = py::none(), py::arg("throughput_mode") = false)
+           py::arg("close_progress") = py::none(), py::arg("throughput_mode") = false,
+           py::arg("compression_mode") = "adaptive")
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
            py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "",

@@ -19,7 +19,8 @@ namespace array_logger::py_binding {
 class PyLogger {
  public:
   PyLogger(const std::string& root, std::optional<int> compression_level, const std::string& synchronous,
-           std::size_t buffer_bytes, int compression_workers, py::object close_progress, bool throughput_mode);
+           std::size_t buffer_bytes, int compression_workers, py::object close_progress, bool throughput_mode,
+           const std::string& compression_mode);
   ~PyLogger();
 
   void register_array(const std::string& name, const std::vector<std::string>& keys,

@@ -23,6 +23,12 @@ enum class Synchronous { Off, Normal, Full };
 // Progress of close-time compression: array name, bytes done, bytes total.
 using CloseProgressFn = std::function<void(std::string_view name, std::uint64_t done, std::uint64_t total)>;
 
+// How close() compresses (docs/DESIGN.md "Close"). Adaptive: 4 MiB frames on
+// every core, each with the cheapest zstd parameters that come within 2% of
+// the level on a sample, segments compressed during the run reused. Plain:
+// one frame of the whole file at exactly the level (2.0.0's behaviour).
+enum class CompressionMode { Adaptive, Plain };
+
 struct LoggerOptions {
   std::filesystem::path root;                 // created if missing
   std::optional<int> compression_level = 22;  // 1..22, or nullopt: keep plain .db files
@@ -37,6 +43,7 @@ struct LoggerOptions {
   // further behind. true: log() waits only for buffer space, so a loop
   // faster than the writer may have up to buffer_bytes of rows uncommitted.
   bool throughput_mode = false;
+  CompressionMode compression_mode = CompressionMode::Adaptive;
   int compression_workers = -1;  // zstd worker threads at close; -1 = one per core
   CloseProgressFn close_progress;  // optional
 };

@@ -13,7 +13,10 @@
 
 #include "array_logger/errors.hpp"
 #include "os/fork_guard.hpp"
+#include "os/frame_cache_file.hpp"
+#include "os/segmented_zstd.hpp"
 #include "write/array_store.hpp"
+#include "write/background_compressor.hpp"
 #include "write/periodic_stream.hpp"
 #include "write/record_ring.hpp"
 #include "write/row_encoder.hpp"
@@ -74,6 +77,10 @@ struct Logger::Impl {
   RecordRing ring;
   std::vector<std::unique_ptr<StreamInfo>> infos;      // by StreamId
   std::vector<std::unique_ptr<ArrayStore>> stores;     // by StreamId, writer-owned after register
+  // Adaptive compression: frames compressed during the run, by StreamId, and
+  // the thread compressing them (declared after what it reads: destroyed first).
+  std::vector<std::shared_ptr<detail::FrameCacheFile>> frame_caches;
+  std::unique_ptr<detail::BackgroundCompressor> background;
   std::unordered_map<std::string, StreamId> by_name;
   bool wake = false, stop = false, closed = false;
   std::uint64_t bytes_since_wake = 0;
@@ -351,6 +358,31 @@ void Logger::Impl::compress_all() {
                           ? opts.compression_workers
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::exception_ptr first;
+  if (opts.compression_mode == CompressionMode::Adaptive) {
+    // Every finished database in one pool of workers (os/segmented_zstd.hpp);
+    // each is renamed into place (publish_zst) as soon as its frames are
+    // written and synced, in the same crash-safe order as the plain pass.
+    std::vector<detail::SegmentedJob> jobs;
+    for (std::size_t i = 0; i < stores.size(); ++i) {
+      ArrayStore* store = stores[i].get();
+      if (!store->finished()) continue;  // its writes failed: leave the .db as it is
+      detail::SegmentedJob job;
+      job.src = store->files().db();
+      job.dst = store->files().zst_tmp();
+      job.cache = i < frame_caches.size() ? frame_caches[i].get() : nullptr;
+      job.finish = [store] { store->files().publish_zst(); };
+      if (opts.close_progress) {
+        job.progress = [this, store](std::uint64_t done, std::uint64_t total) {
+          opts.close_progress(store->name(), done, total);
+        };
+      }
+      jobs.push_back(std::move(job));
+    }
+    for (auto& e : detail::compress_files_segmented(jobs, *opts.compression_level, workers))
+      if (e && !first) first = e;
+    if (first) std::rethrow_exception(first);
+    return;
+  }
   for (auto& store : stores) {
     if (!store->finished()) continue;  // its writes failed: leave the .db as it is
     try {
@@ -384,6 +416,8 @@ Logger::Logger(LoggerOptions options) : impl_(std::make_unique<Impl>()) {
   std::filesystem::create_directories(root, ec);
   if (ec) throw StorageError("cannot create root_path " + root.string() + ": " + ec.message(), 0, ec.value());
   im.ring = RecordRing(im.opts.buffer_bytes);
+  if (im.opts.compression_level && im.opts.compression_mode == CompressionMode::Adaptive)
+    im.background = std::make_unique<detail::BackgroundCompressor>(*im.opts.compression_level);
   im.writer = std::thread([&im] { im.writer_loop(); });
 }
 
@@ -454,6 +488,13 @@ Logger::StreamId Logger::register_array(std::string_view name, const ArraySpec& 
   im.by_name.emplace(info->name, id);
   im.infos.push_back(std::move(info));
   im.stores.push_back(std::move(store));
+  if (im.background) {
+    // Compress what SQLite has finished with while the run goes on.
+    auto cache = std::make_shared<detail::FrameCacheFile>(im.stores.back()->files().frames());
+    im.background->watch(im.stores.back()->files().db(), cache);
+    im.frame_caches.resize(im.stores.size());
+    im.frame_caches.back() = std::move(cache);
+  }
   // Let the writer adopt the new database now, so its time-based commits
   // are scheduled even before any row-count wake-up.
   im.wake = true;
@@ -537,9 +578,14 @@ void Logger::close() {
     im.wake = true;
   }
   im.writer_cv.notify_one();
+  // Step 1 (drain): the writer commits every queued row, checkpoints and
+  // closes each database it could (ArrayStore::finish).
   if (im.writer.joinable()) im.writer.join();
-  // The writer has committed and closed every database it could; compress
-  // those, then report the writer's first error (if any) before our own.
+  // Step 2 (stop compressing ahead): the frames compressed during the run
+  // stay in the side files for step 3, which verifies each before use.
+  if (im.background) im.background->stop();
+  // Step 3 (compress): each finished .db becomes its .db.zst (compress_all),
+  // then the writer's first error (if any) is reported before our own.
   std::exception_ptr compress_error;
   if (im.opts.compression_level) {
     try {
@@ -548,8 +594,9 @@ void Logger::close() {
       compress_error = std::current_exception();
     }
   }
-  // Release the databases and their locks now, not when the Logger object
-  // dies: the same names may be registered again right away.
+  // Step 4 (release): the databases, side files and locks now, not when the
+  // Logger object dies: the same names may be registered again right away.
+  im.frame_caches.clear();
   im.stores.clear();
   if (im.writer_error) std::rethrow_exception(im.writer_error);
   if (compress_error) std::rethrow_exception(compress_error);

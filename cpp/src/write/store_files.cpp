@@ -1,8 +1,12 @@
 #include "write/store_files.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <cstring>
 
 #include "array_logger/errors.hpp"
 #include "os/file_ops.hpp"
@@ -23,20 +27,59 @@ void validate_array_name(std::string_view name) {
   if (name.size() > 200) bad("it is longer than 200 bytes");
 }
 
+namespace {
+
+std::uint32_t be32(const unsigned char* p) {
+  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
+}
+
+// A .db.zst cut at a frame boundary decompresses without error to the first
+// part of the database (a segmented .db.zst has one frame per 4 MiB). SQLite
+// would read the missing pages as zeros and go on appending: refuse it. A
+// closed database is in rollback mode, and its header's page count is valid
+// when the change counter equals version-valid-for (file format, 1.3).
+void check_whole_database(const std::filesystem::path& db, const std::filesystem::path& shown) {
+  Fd fd = open_file(db, O_RDONLY);
+  unsigned char h[100];
+  if (::pread(fd.get(), h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) return;  // SQLite will say
+  if (std::memcmp(h, "SQLite format 3", 16) != 0 || h[18] != 1) return;
+  if (be32(h + 24) != be32(h + 92)) return;
+  const std::uint64_t page_size = (h[16] << 8 | h[17]) == 1 ? 65536u : static_cast<std::uint64_t>(h[16] << 8 | h[17]);
+  const std::uint64_t pages = be32(h + 28);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + db.string(), errno);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (page_size >= 512 && (size % page_size != 0 || size < pages * page_size))
+    throw CorruptFile(shown.string() + " is truncated: it holds " + std::to_string(size) +
+                      " bytes of a database of " + std::to_string(pages) + " pages of " +
+                      std::to_string(page_size) + " bytes");
+}
+
+}  // namespace
+
 StoreFiles::StoreFiles(const std::filesystem::path& root, const std::string& name)
     : lock_(root, name),
       db_(root / (name + ".db")),
       zst_(root / (name + ".db.zst")),
       db_tmp_(root / (name + ".db.tmp")),
-      zst_tmp_(root / (name + ".db.zst.tmp")) {
+      zst_tmp_(root / (name + ".db.zst.tmp")),
+      frames_(root / ("." + name + ".db.zst.frames")) {
   // Leftovers of a run killed while compressing or decompressing: the
-  // complete file is still there, the temporary one is garbage.
+  // complete file is still there, the temporary one is garbage; so are the
+  // frames a killed run compressed ahead of its close.
   remove_if_exists(zst_tmp_);
   remove_if_exists(db_tmp_);
+  remove_if_exists(frames_);
   if (std::filesystem::is_directory(db_))
     throw StorageError(db_.string() + " is a directory, not a database file", 0, EISDIR);
   if (!file_exists(db_) && file_exists(zst_)) {
     decompress_file(zst_, db_tmp_, 0644);
+    try {
+      check_whole_database(db_tmp_, zst_);
+    } catch (...) {
+      remove_if_exists(db_tmp_);
+      throw;
+    }
     durable_rename(db_tmp_, db_);
     decompressed_ = true;
   }
@@ -52,9 +95,7 @@ void StoreFiles::drop_stale_zst() { remove_if_exists(zst_); }
 void StoreFiles::compress(int level, int workers, const ProgressFn& progress) {
   try {
     compress_file(db_, zst_tmp_, level, workers, progress);
-    durable_rename(zst_tmp_, zst_);
-    remove_if_exists(db_);
-    fsync_dir(db_.parent_path());
+    publish_zst();
   } catch (...) {
     try {
       remove_if_exists(zst_tmp_);
@@ -62,6 +103,12 @@ void StoreFiles::compress(int level, int workers, const ProgressFn& progress) {
     }
     throw;
   }
+}
+
+void StoreFiles::publish_zst() {
+  durable_rename(zst_tmp_, zst_);
+  remove_if_exists(db_);
+  fsync_dir(db_.parent_path());
 }
 
 }  // namespace array_logger::detail
