@@ -76,6 +76,23 @@ class ArrayReader:
         return self._core.format_version
 
     @property
+    def storage(self) -> Dict[str, Dict[str, Any]]:
+        """How the rows are stored beyond plain arrays (docs/FORMAT.md 5.4,
+        5.5, 10), from the meta: ``{"period": {"steps", "mode",
+        "input_dtype"}, "fixed_point": {"step", "min", "max", "dtype"},
+        "sparse": {"index_dtype"}}``, each present only when it applies."""
+        m = self.meta
+        out: Dict[str, Dict[str, Any]] = {}
+        if "period" in m:
+            out["period"] = {"steps": int(m["period"]), "mode": m["period_mode"], "input_dtype": m["period_input_dtype"]}
+        if "fixed_point_step" in m:
+            out["fixed_point"] = {"step": float(m["fixed_point_step"]), "min": float(m["fixed_point_min"]),
+                                  "max": float(m["fixed_point_max"]), "dtype": m["fixed_point_dtype"]}
+        if "sparse_index_dtype" in m:
+            out["sparse"] = {"index_dtype": m["sparse_index_dtype"]}
+        return out
+
+    @property
     def path(self) -> str:
         return self._core.path
 
