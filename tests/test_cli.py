@@ -252,3 +252,28 @@ def test_exit_codes(run: dict, tmp_path: Path) -> None:
     proc = cli("info", not_ours)
     assert proc.returncode == 1 and proc.stderr.startswith("array-logger info: ")
     assert "Traceback" not in proc.stderr
+
+
+def test_compress_and_decompress_use_the_core_steps(run: dict, tmp_path: Path) -> None:
+    work = tmp_path / "c"
+    work.mkdir()
+    shutil.copy(run["logs"] / "q.db", work / "q.db")
+    proc = cli("compress", work / "q.db", "--level", "3")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in work.iterdir()) == ["q.db.zst"]  # no .db, no .tmp, no lock left
+    with array_logger.open_reader(work / "q.db") as r:  # x.db finds x.db.zst
+        assert r.path.endswith("q.db.zst") and r.read_all().arrays.tobytes() == run["q"].tobytes()
+    assert cli("compress", work / "q.db.zst", "--level", "19").returncode == 0  # recompress
+    proc = cli("decompress", work / "q.db.zst")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in work.iterdir()) == ["q.db"]
+    with array_logger.open_reader(work / "q.db") as r:
+        assert r.read_all().arrays.tobytes() == run["q"].tobytes()
+    assert cli_json("info", work / "q.db")["sqlite"]["journal_mode"] == "delete"
+    # a file being written is refused, and left as it is
+    with array_logger.Logger(work, compression_level=None) as lg:
+        lg.register("q", keys=["episode", "step"], shape=(3, 2), dtype="float32")
+        busy = cli("compress", work / "q.db")
+        assert busy.returncode == 1 and "StateError" in busy.stderr, busy.stderr
+        assert (work / "q.db").exists() and not (work / "q.db.zst").exists()
+    assert cli("compress", work / "q.db", "--level", "0").returncode == 2

@@ -74,6 +74,7 @@ LOGGING_FOREVER = """
     ("none", "full", 300),
 ])
 def test_kill_9_while_logging_loses_only_the_uncommitted_tail(tmp_path: Path, comp, sync, target) -> None:
+    # Proves README.md: "Committed rows survive the process being killed (`kill -9`)"
     child = start_child(LOGGING_FOREVER, str(tmp_path), comp, sync)
     flushed = 0
     try:
@@ -106,6 +107,8 @@ def test_kill_9_while_logging_loses_only_the_uncommitted_tail(tmp_path: Path, co
 
 
 def test_kill_9_right_after_flush_keeps_every_flushed_row(tmp_path: Path) -> None:
+    # Proves docs/DURABILITY.md: "A flushed row is never lost: `flush()` returns only after the
+    # commit"
     code = """
         import sys, os, signal, numpy as np, array_logger
         lg = array_logger.Logger(sys.argv[1], None)
@@ -169,6 +172,8 @@ EXIT_WITHOUT_CLOSE = {
 @pytest.mark.parametrize("how", sorted(EXIT_WITHOUT_CLOSE))
 @pytest.mark.parametrize("comp", ["none", "3"])
 def test_exit_without_close_commits_everything(tmp_path: Path, how: str, comp: str) -> None:
+    # Proves README.md: "an exit handler closes open loggers, so a forgotten `close()` loses
+    # nothing"
     done = run_child(EXIT_WITHOUT_CLOSE[how], str(tmp_path), comp)
     assert done.returncode == {"exception": 1, "sys_exit": 3}.get(how, 0), done.stderr
     if how == "exception":
@@ -264,6 +269,8 @@ def test_kill_9_during_close_compression(tmp_path: Path, pristine_big_db: Path, 
 
 
 def test_stray_tmp_files_are_ignored_by_the_reader_and_removed_by_register(tmp_path: Path) -> None:
+    # Proves docs/DURABILITY.md: "A stray `{name}.db.zst.tmp` is ignored by readers and removed by
+    # the next `register` of that name."
     with array_logger.Logger(tmp_path, 3) as lg:
         lg.register("x", keys=["i"], shape=(32,), dtype="float64")
         for i in range(10):
@@ -282,6 +289,8 @@ def test_stray_tmp_files_are_ignored_by_the_reader_and_removed_by_register(tmp_p
 
 
 def test_both_db_and_db_zst_left_by_a_crash(tmp_path: Path) -> None:
+    # Proves docs/DURABILITY.md: "When both files exist, `{name}.db` is the newer or identical copy:
+    # readers and `register` use it, and `register` removes the stale `.db.zst`."
     """A crash between renaming the new .db.zst into place and removing the
     .db leaves two complete copies: the .db is authoritative, the next
     register removes the stale .db.zst and nothing is lost or duplicated."""

@@ -207,6 +207,8 @@ def test_shape_mismatch_message_names_both_shapes(logger_x: Path) -> None:
 
 @pytest.mark.parametrize("dtype", ["float64", "float16", "int32", "uint8", "complex64", "bool"])
 def test_dtype_mismatch_no_silent_cast(logger_x: Path, dtype: str) -> None:
+    # Proves README.md: "its dtype must be the registered one (`ValueError("Dtype mismatch ...")`,
+    # never a silent cast)"
     with pytest.raises(ValueError) as info:
         array_logger.log("x", {"episode": 0, "step": 0}, np.zeros((10, 5), dtype))
     assert str(info.value).startswith("Dtype mismatch")
@@ -319,6 +321,7 @@ def test_logger_object_after_close(tmp_path: Path) -> None:
 
 
 def test_every_error_leaves_the_logger_usable_and_loses_nothing(tmp_path: Path) -> None:
+    # Proves README.md: "Every error leaves the logger usable and loses nothing already logged."
     array_logger.init(tmp_path, compression_level=3)
     array_logger.register("x", keys=["i"], shape=(4,), dtype="int32", commit_threshold_rows=7)
     good = []

@@ -4,6 +4,7 @@ of the wrong length, where clauses that would loop."""
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 from pathlib import Path
@@ -143,3 +144,55 @@ def test_recursive_cte_in_a_where_clause_is_refused(tmp_path: Path, where: str) 
                 call()
         # A plain (non-recursive) CTE is an ordinary read and stays allowed.
         assert reader.count("i IN (WITH c(n) AS (VALUES(3), (4)) SELECT n FROM c)") == 2
+
+
+TAGS = ["it's", "a)b", "x", "x;y", "--", "/*", "x", "q\"q", "]", "x"]
+
+
+@pytest.mark.parametrize("where, selects", [
+    ("tag = 'it''s'", lambda i, t: t == "it's"),                 # doubled quote inside a literal
+    ("tag = 'a)b'", lambda i, t: t == "a)b"),                     # a bracket inside a literal
+    ("tag = 'x;y'", lambda i, t: t == "x;y"),                     # ';' inside a literal
+    ("tag IN ('--', '/*')", lambda i, t: t in ("--", "/*")),      # comment openers inside literals
+    ("\"tag\" = 'x'", lambda i, t: t == "x"),                     # quoted identifiers, three ways
+    ("[tag] = 'x'", lambda i, t: t == "x"),
+    ("`tag` = 'x'", lambda i, t: t == "x"),
+    ("tag = 'q\"q'", lambda i, t: t == 'q"q'),
+    ("tag = ']'", lambda i, t: t == "]"),
+    ("i < 3 -- the rest ; ) is a comment", lambda i, t: i < 3),
+    ("i < 3 -- a comment line\n AND i > 0", lambda i, t: 0 < i < 3),
+    ("i /* ; ) ( */ < 3", lambda i, t: i < 3),
+    ("(i < 3) OR (i = 9)", lambda i, t: i < 3 or i == 9),
+])
+def test_where_clause_quotes_and_comments_are_read_as_sql_does(tmp_path: Path, where: str, selects) -> None:
+    """docs/DURABILITY.md "Reading": "the clause must stay inside its
+    parentheses (no `;`, no unbalanced brackets, no open comments)" -- and
+    brackets, semicolons and comment markers inside literals, quoted names and
+    comments do not count: such clauses run and select exactly the logged rows."""
+    with array_logger.Logger(tmp_path, None) as lg:
+        lg.register("x", keys=["i", "tag"], shape=(1,), dtype="int64")
+        for i, t in enumerate(TAGS):
+            lg.log("x", {"i": i, "tag": t}, np.array([i * 10]))
+    want = [i for i, t in enumerate(TAGS) if selects(i, t)]
+    assert want, where
+    with array_logger.open_reader(tmp_path / "x.db") as reader:
+        got = [(k["i"], k["tag"], int(a[0])) for k, a in reader.iterate(where)]
+        assert reader.count(where) == len(want)
+    assert got == [(i, TAGS[i], i * 10) for i in want]
+
+
+@pytest.mark.parametrize("where, why", [
+    ("tag = 'open", "unterminated quote"),
+    ("[tag = 'x'", "unterminated quote"),
+    ("i < 3 /* open", "unterminated comment"),
+    ("(i < 3", "unbalanced '('"),
+    ("i < 3)", "unbalanced ')'"),
+])
+def test_where_clause_left_open_is_refused(tmp_path: Path, where: str, why: str) -> None:
+    with array_logger.Logger(tmp_path, None) as lg:
+        lg.register("x", keys=["i", "tag"], shape=(1,), dtype="int64")
+        lg.log("x", {"i": 0, "tag": "x"}, np.array([0]))
+    with array_logger.open_reader(tmp_path / "x.db") as reader:
+        with pytest.raises(ValidationError, match=re.escape(why)):
+            reader.count(where)
+        assert reader.count() == 1

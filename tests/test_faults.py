@@ -117,6 +117,7 @@ def test_four_processes_logging_one_name(tmp_path: Path, retry: bool) -> None:
 # --- a reader in another process while logging ----------------------------------------------
 
 def test_reader_in_another_process_sees_a_growing_committed_prefix(tmp_path: Path) -> None:
+    # Proves docs/DURABILITY.md: "A reader in another process sees only committed rows"
     """commit_threshold_rows=50: the reader sees whole commit groups only, a
     prefix of the logged sequence that only grows, byte for byte; the writer
     is not held up by it."""
@@ -228,6 +229,8 @@ def _check_disk_full_run(done: subprocess.CompletedProcess, db: Path) -> int:
 
 
 def test_file_size_limit_gives_a_clear_error_and_keeps_committed_rows(tmp_path: Path) -> None:
+    # Proves docs/DURABILITY.md: "Once there is space again, a new `Logger` resumes the file after
+    # the rows it kept"
     done = run_child(FILL_THE_DISK, str(tmp_path), str(4 << 20))
     n = _check_disk_full_run(done, tmp_path / "x.db")
     # Once space is back, the next run resumes the file after the rows it kept.

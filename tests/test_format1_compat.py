@@ -190,6 +190,10 @@ def _check_resumed(path: Path, keys, shape, dtype, rows) -> None:
 
 @pytest.mark.parametrize("keys, shape, dtype", SPECS[:3])
 def test_register_resumes_a_plain_format1_file(tmp_path: Path, keys, shape, dtype) -> None:
+    # Proves README.md: "Files written by the pure-Python array_logger (format 1) are read and
+    # resumed as they are."
+    # Proves docs/FORMAT.md: "A resumed format-1 file stays format 1: appended rows are bare blobs
+    # too, its meta is left unchanged."
     db = tmp_path / "x.db"
     old_rows = make_rows(130, keys, shape, dtype, seed=1)
     write_format1(db, keys, shape, dtype, old_rows)

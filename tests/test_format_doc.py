@@ -179,6 +179,9 @@ def logged_values(name: str, keys: List[str], shape: tuple, dtype: str, n: int =
 
 @pytest.mark.parametrize("compression", [None, 5])
 def test_our_files_read_by_the_document(tmp_path: Path, compression) -> None:
+    # Proves docs/FORMAT.md: "It holds exactly two tables, `meta` and `array_log`"
+    # Proves docs/FORMAT.md: "so a closed format-2 file is a single self-contained file: header
+    # bytes 18 and 19 (file format write/read versions) are both `1`."
     logged = {}
     with array_logger.Logger(tmp_path, compression) as lg:
         for name, keys, shape, dtype, filtered in CASES:
@@ -214,6 +217,8 @@ def test_our_files_read_by_the_document(tmp_path: Path, compression) -> None:
 
 
 def test_filtered_and_unfiltered_rows_in_one_file(tmp_path: Path) -> None:
+    # Proves docs/FORMAT.md: "with `shuffle-zstd`, a row the filter would not make smaller
+    # (incompressible data) is stored unfiltered, flags 0."
     rng = np.random.default_rng(0)
     smooth = np.zeros((64, 8), np.float32)
     noise = np.frombuffer(rng.bytes(64 * 8 * 4), np.float32).reshape(64, 8)

@@ -32,6 +32,7 @@ def random_array(rng: np.random.Generator, shape, dtype) -> np.ndarray:
 # --- memory layouts ---------------------------------------------------------------
 
 def test_fortran_and_non_contiguous_arrays_are_stored_in_c_order(tmp_path: Path) -> None:
+    # Proves README.md: "Non-contiguous and Fortran-ordered arrays are stored in C order"
     base = np.arange(6 * 8, dtype=np.float64).reshape(6, 8)
     inputs = [
         np.asfortranarray(base[:4, :6]),          # Fortran order
@@ -61,6 +62,7 @@ def test_fortran_and_non_contiguous_arrays_are_stored_in_c_order(tmp_path: Path)
 
 
 def test_mutating_the_array_after_log_does_not_change_the_row(tmp_path: Path) -> None:
+    # Proves README.md: "changing your array after `log` never changes what was logged."
     a = np.zeros((100, 10), np.float32)
     big = np.zeros((512, 1024), np.float32)  # 2 MiB: the copy that releases the GIL
     with array_logger.Logger(tmp_path, None) as lg:
@@ -105,6 +107,8 @@ def test_big_endian_dtype_at_register_is_normalised(tmp_path: Path) -> None:
 # --- keys ---------------------------------------------------------------------------
 
 def test_key_values_keep_their_type(tmp_path: Path) -> None:
+    # Proves docs/FORMAT.md: "declared **without a type**: no type affinity, so each value keeps its
+    # SQLite storage class"
     values = ["007", "7", "", "エピソード", "a'b\"c", 7, -3, 0, 2 ** 63 - 1, -(2 ** 63), 1.5, -0.25, 2.0,
               float("inf"), np.int8(-5), np.uint16(65535), np.int64(123456789012), np.uint64(2 ** 63 - 1),
               np.float32(0.5), np.float64(3.25), True, False]

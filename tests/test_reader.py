@@ -236,6 +236,8 @@ def test_where_clause_cannot_write(tmp_path: Path, sample: Path, compressed: boo
     "1) LIMIT 5 OFFSET (1",
 ])
 def test_where_clause_cannot_escape_its_parentheses(sample: Path, where: str) -> None:
+    # Proves docs/DURABILITY.md: "the clause must stay inside its parentheses (no `;`, no unbalanced
+    # brackets, no open comments)"
     """A where_clause is one expression: text that closes the parenthesis
     around it and reshapes the query (LIMIT, ORDER BY, GROUP BY, UNION), with
     an unterminated /* comment or balanced parentheses to swallow the rest, is
@@ -266,6 +268,8 @@ def test_bad_where_clause_and_params(sample: Path) -> None:
 # --- temporary copies of .db.zst files ------------------------------------------------
 
 def test_db_zst_temporary_copy_is_private_and_removed(tmp_path: Path, private_tmpdir: Path) -> None:
+    # Proves docs/DURABILITY.md: "A `.db.zst` is decompressed to a private temporary file
+    # (`array_logger-XXXXXX.db`, mode 0600, in `TMPDIR`) that is removed on `close()`"
     with array_logger.Logger(tmp_path / "logs", 3) as lg:
         lg.register("x", keys=["i"], shape=(16,), dtype="float32")
         for i in range(100):

@@ -41,6 +41,8 @@ def quickstart_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_quickstart_writes_a_compressed_file_with_every_row(quickstart_dir: Path) -> None:
+    # Proves README.md: "Every example of the original README runs unchanged (the test suite runs
+    # each of them verbatim)."
     logs = quickstart_dir / "logs"
     assert sorted(os.listdir(logs)) == ["q_values.db.zst"]
     expected = expected_quickstart()

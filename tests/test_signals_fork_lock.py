@@ -45,6 +45,8 @@ CHILD_LOGGING_FOREVER = """
 
 
 def test_sigterm_commits_buffered_rows_and_the_process_still_dies(tmp_path: Path) -> None:
+    # Proves docs/DURABILITY.md: "re-raises SIGTERM with the default action (the process ends with
+    # the signal, as the scheduler expects)"
     child = _run_child(CHILD_LOGGING_FOREVER, str(tmp_path))
     assert child.stdout.readline().strip() == "logged"
     child.send_signal(signal.SIGTERM)
@@ -57,6 +59,7 @@ def test_sigterm_commits_buffered_rows_and_the_process_still_dies(tmp_path: Path
 
 
 def test_sigterm_chains_to_the_programs_own_handler(tmp_path: Path) -> None:
+    # Proves docs/DURABILITY.md: "calls the program's own Python handler"
     code = """
         import signal, sys, time, numpy as np
         def mine(signum, frame):
@@ -83,6 +86,8 @@ def test_sigterm_chains_to_the_programs_own_handler(tmp_path: Path) -> None:
 
 
 def test_signal_handling_can_be_switched_off(tmp_path: Path) -> None:
+    # Proves docs/DURABILITY.md: "`Logger(..., handle_signals=False)` (or `init(...,
+    # handle_signals=False)`) leaves signal handling alone."
     code = """
         import sys, signal, array_logger
         before = signal.getsignal(signal.SIGTERM)
@@ -97,6 +102,8 @@ def test_signal_handling_can_be_switched_off(tmp_path: Path) -> None:
 
 
 def test_forked_child_cannot_use_the_parents_logger(tmp_path: Path) -> None:
+    # Proves docs/DURABILITY.md: "Using it in the child raises `StateError`; the child's exit
+    # handlers skip it, so the parent's files are never touched by the child."
     lg = array_logger.Logger(tmp_path, compression_level=None, handle_signals=False)
     lg.register("x", keys=["i"], shape=(2,), dtype="int32")
     for i in range(50):
@@ -126,6 +133,9 @@ def test_forked_child_cannot_use_the_parents_logger(tmp_path: Path) -> None:
 
 
 def test_second_writer_of_a_name_gets_a_clear_error_at_register(tmp_path: Path) -> None:
+    # Proves docs/DURABILITY.md: "A second writer of the same name — another process, or a second
+    # open `Logger` in the same process — gets `StateError` at `register`, never a corrupt or
+    # interleaved file"
     child = _run_child(CHILD_LOGGING_FOREVER, str(tmp_path))
     try:
         assert child.stdout.readline().strip() == "logged"

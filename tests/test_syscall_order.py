@@ -35,6 +35,9 @@ def rows_ok(path: Path, n: int) -> None:
 
 
 def test_close_compresses_in_the_crash_safe_order(tmp_path: Path) -> None:
+    # Proves docs/FORMAT.md: "Writing (at `close()`, crash-safe): compress `NAME.db` into
+    # `NAME.db.zst.tmp`, fsync it, rename it to `NAME.db.zst`, fsync the directory, then remove
+    # `NAME.db` and fsync the directory."
     """README.md: "With compression, `close()` checkpoints and closes each
     database, writes `{name}.db.zst.tmp`, fsyncs it, renames it to
     `{name}.db.zst`, fsyncs the directory, and only then removes `{name}.db`.

@@ -182,7 +182,7 @@ class ArrayReader:
         from .bridges import rows as _rows
 
         size = _rows.check_batch_rows(batch_rows, self.shape, self.dtype)
-        return _rows.rowid_batches(self, where_clause, tuple(params) if params is not None else None, size)
+        return _rows.cursor_batches(self, where_clause, tuple(params) if params is not None else None, size)
 
     def rows(
         self,
@@ -199,7 +199,7 @@ class ArrayReader:
         params = tuple(params) if params is not None else None
         return _rows.Rows(
             shape=self.shape, dtype=self.dtype, keys=self.keys, meta=self.meta, count=n,
-            batches=lambda: _rows.rowid_batches(self, where_clause, params, size),
+            batches=lambda: _rows.cursor_batches(self, where_clause, params, size),
             find_key_kinds=lambda: _rows.key_kinds(self, where_clause, params, n), batch_rows=size,
         )
 

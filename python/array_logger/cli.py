@@ -267,6 +267,29 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r["ok"] for r in results) else EXIT_FAILED
 
 
+def _size_of(path: str) -> int:
+    return os.stat(path).st_size if os.path.exists(path) else 0
+
+
+def cmd_compress(args: argparse.Namespace) -> int:
+    from ._core import compress_file
+
+    if not 1 <= args.level <= 22:
+        raise UsageError(f"--level must be 1..22, got {args.level}")
+    before = {p: _size_of(p) for p in (args.file, args.file + ".zst")}
+    out = compress_file(args.file, args.level, args.workers)
+    print(f"{out}: {_size_of(out)} bytes (level {args.level}, from {max(before.values())})", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_decompress(args: argparse.Namespace) -> int:
+    from ._core import decompress_file
+
+    out = decompress_file(args.file)
+    print(f"{out}: {_size_of(out)} bytes", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .bridges import export
     from .bridges.progress import Progress
@@ -403,6 +426,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", metavar="FILE|ROOT")
     _add_json(p)
     p.set_defaults(func=cmd_verify)
+
+    p = command("compress", "NAME.db -> NAME.db.zst with the crash-safe steps of close(); "
+                "a .db.zst is recompressed", "array-logger compress ./logs/q_values.db --level 19")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--level", type=int, default=22, help="zstd level 1..22 (default 22, as init())")
+    p.add_argument("--workers", type=int, default=-1, help="zstd threads (default: one per core)")
+    p.set_defaults(func=cmd_compress)
+
+    p = command("decompress", "NAME.db.zst -> NAME.db with the steps register() takes to resume a run",
+                "array-logger decompress ./logs/q_values.db.zst")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(func=cmd_decompress)
 
     p = command("merge", "files of the same spec into one new file, in the order given",
                 "array-logger merge all/q.db run1/q.db run2/q.db.zst --duplicates first")

@@ -14,4 +14,5 @@ PYBIND11_MODULE(_core, m) {
   array_logger::py_binding::bind_logger(m);
   array_logger::py_binding::bind_fast_log(m, m.attr("Logger"));
   array_logger::py_binding::bind_reader(m);
+  array_logger::py_binding::bind_file_tools(m);
 }

@@ -23,6 +23,53 @@ std::vector<KeyValue> to_params(const py::object& params) {
   return out;
 }
 
+// One key column of a bulk read: int64 while every value is an integer,
+// float64 while every value is a float, else Python objects that keep each
+// value's own type (as iterate() does).
+class KeyColumn {
+ public:
+  explicit KeyColumn(std::size_t n) : n_(n) {}
+  void set(std::size_t row, const KeyRef& k) {
+    if (row == 0 && kind_ == Unset) {
+      kind_ = k.kind == KeyRef::Kind::Integer ? Ints : k.kind == KeyRef::Kind::Real ? Reals : Objects;
+      if (kind_ == Ints) ints_.resize(n_);
+      if (kind_ == Reals) reals_.resize(n_);
+      if (kind_ == Objects) objects_.resize(n_);
+    }
+    if (kind_ == Ints && k.kind != KeyRef::Kind::Integer) to_objects(row);
+    if (kind_ == Reals && k.kind != KeyRef::Kind::Real) to_objects(row);
+    switch (kind_) {
+      case Ints: ints_[row] = k.integer; break;
+      case Reals: reals_[row] = k.real; break;
+      default:
+        objects_[row] = k.kind == KeyRef::Kind::Integer ? KeyValue(k.integer)
+                        : k.kind == KeyRef::Kind::Real  ? KeyValue(k.real)
+                                                        : KeyValue(std::string(k.text));
+    }
+  }
+  py::array to_numpy(std::size_t n) const {
+    if (kind_ == Ints || kind_ == Unset) return py::array_t<std::int64_t>(static_cast<py::ssize_t>(n), ints_.data());
+    if (kind_ == Reals) return py::array_t<double>(static_cast<py::ssize_t>(n), reals_.data());
+    py::array out = numpy().attr("empty")(n, "object");
+    // Through the one key decoder, so that a damaged text key is the same
+    // CorruptFileError here as in iterate().
+    for (std::size_t i = 0; i < n; ++i) out[py::int_(i)] = key_to_py(KeyRef::of(objects_[i]));
+    return out;
+  }
+
+ private:
+  void to_objects(std::size_t row) {
+    objects_.resize(n_);
+    for (std::size_t i = 0; i < row; ++i) objects_[i] = kind_ == Ints ? KeyValue(ints_[i]) : KeyValue(reals_[i]);
+    kind_ = Objects;
+  }
+  enum Kind { Unset, Ints, Reals, Objects } kind_ = Unset;
+  std::size_t n_;
+  std::vector<std::int64_t> ints_;
+  std::vector<double> reals_;
+  std::vector<KeyValue> objects_;
+};
+
 class PyReader;
 
 class PyCursor {
@@ -79,6 +126,34 @@ class PyCursor {
     return py::make_tuple(keys, block);
   }
 
+  // Up to `max_rows` rows as (dict key -> 1-D array, ndarray (n, *shape)),
+  // the layout of read_all, or None when the query is exhausted: bounded
+  // batches in one pass over the rows (iter_batches).
+  py::object fetch_batch(std::size_t max_rows) {
+    if (done_) return py::none();
+    if (reader_->closed()) throw StateError("Reader is closed");
+    py::array block = new_rows_block(dtype_, max_rows, shape_);
+    auto* base = static_cast<std::byte*>(block.mutable_data());
+    const std::size_t row_bytes = reader_->spec().payload_bytes();
+    std::vector<KeyColumn> cols(key_names_.size(), KeyColumn(max_rows));
+    std::size_t n = 0;
+    {
+      py::gil_scoped_release nogil;
+      while (n < max_rows && query_.next()) {
+        auto bytes = query_.array_bytes();
+        std::memcpy(base + n * row_bytes, bytes.data(), bytes.size());
+        for (std::size_t i = 0; i < cols.size(); ++i) cols[i].set(n, query_.key(i));
+        ++n;
+      }
+    }
+    if (n < max_rows) done_ = true;
+    if (n == 0) return py::none();
+    if (n < max_rows) block = block[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
+    py::dict keys;
+    for (std::size_t i = 0; i < cols.size(); ++i) keys[key_names_[i]] = cols[i].to_numpy(n);
+    return py::make_tuple(keys, block);
+  }
+
  private:
   // The current row's keys as a dict (plain C API: this runs once per row).
   py::object row_keys() {
@@ -97,53 +172,6 @@ class PyCursor {
   std::vector<std::int64_t> shape_;
   std::vector<py::object> key_names_;
   bool done_ = false;
-};
-
-// One key column of a bulk read: int64 while every value is an integer,
-// float64 while every value is a float, else Python objects that keep each
-// value's own type (as iterate() does).
-class KeyColumn {
- public:
-  explicit KeyColumn(std::size_t n) : n_(n) {}
-  void set(std::size_t row, const KeyRef& k) {
-    if (row == 0 && kind_ == Unset) {
-      kind_ = k.kind == KeyRef::Kind::Integer ? Ints : k.kind == KeyRef::Kind::Real ? Reals : Objects;
-      if (kind_ == Ints) ints_.resize(n_);
-      if (kind_ == Reals) reals_.resize(n_);
-      if (kind_ == Objects) objects_.resize(n_);
-    }
-    if (kind_ == Ints && k.kind != KeyRef::Kind::Integer) to_objects(row);
-    if (kind_ == Reals && k.kind != KeyRef::Kind::Real) to_objects(row);
-    switch (kind_) {
-      case Ints: ints_[row] = k.integer; break;
-      case Reals: reals_[row] = k.real; break;
-      default:
-        objects_[row] = k.kind == KeyRef::Kind::Integer ? KeyValue(k.integer)
-                        : k.kind == KeyRef::Kind::Real  ? KeyValue(k.real)
-                                                        : KeyValue(std::string(k.text));
-    }
-  }
-  py::array to_numpy(std::size_t n) const {
-    if (kind_ == Ints || kind_ == Unset) return py::array_t<std::int64_t>(static_cast<py::ssize_t>(n), ints_.data());
-    if (kind_ == Reals) return py::array_t<double>(static_cast<py::ssize_t>(n), reals_.data());
-    py::array out = numpy().attr("empty")(n, "object");
-    // Through the one key decoder, so that a damaged text key is the same
-    // CorruptFileError here as in iterate().
-    for (std::size_t i = 0; i < n; ++i) out[py::int_(i)] = key_to_py(KeyRef::of(objects_[i]));
-    return out;
-  }
-
- private:
-  void to_objects(std::size_t row) {
-    objects_.resize(n_);
-    for (std::size_t i = 0; i < row; ++i) objects_[i] = kind_ == Ints ? KeyValue(ints_[i]) : KeyValue(reals_[i]);
-    kind_ = Objects;
-  }
-  enum Kind { Unset, Ints, Reals, Objects } kind_ = Unset;
-  std::size_t n_;
-  std::vector<std::int64_t> ints_;
-  std::vector<double> reals_;
-  std::vector<KeyValue> objects_;
 };
 
 class PyReader {
@@ -206,6 +234,39 @@ class PyReader {
     return py::make_tuple(keys, out);
   }
 
+  // (rows, [{"min", "max", "integers", "reals", "texts"} per key]) in one pass
+  // over the keys; min/max None without rows.
+  py::tuple summarize_keys(const std::string& where, const py::object& params) {
+    std::vector<KeyValue> p = to_params(params);
+    Reader::KeySummary s;
+    {
+      py::gil_scoped_release nogil;
+      s = reader_->summarize_keys(where, p);
+    }
+    py::list keys;
+    for (const auto& k : s.keys) {
+      py::dict d;
+      d["min"] = k.min ? key_to_py(KeyRef::of(*k.min)) : py::none();
+      d["max"] = k.max ? key_to_py(KeyRef::of(*k.max)) : py::none();
+      d["integers"] = k.integers;
+      d["reals"] = k.reals;
+      d["texts"] = k.texts;
+      keys.append(d);
+    }
+    return py::make_tuple(s.rows, keys);
+  }
+
+  py::list integrity_check() {
+    std::vector<std::string> problems;
+    {
+      py::gil_scoped_release nogil;
+      problems = reader_->integrity_check();
+    }
+    py::list out;
+    for (const auto& line : problems) out.append(text_lenient(line));
+    return out;
+  }
+
   void close() { reader_->close(); }
   bool closed() const { return reader_->closed(); }
   py::dict meta() const {
@@ -238,13 +299,17 @@ class PyReader {
 void bind_reader(py::module_& m) {
   py::class_<PyCursor>(m, "Cursor")
       .def("fetch", &PyCursor::fetch, py::arg("max_rows"))
-      .def("fetch_sparse", &PyCursor::fetch_sparse, py::arg("max_rows"));
+      .def("fetch_sparse", &PyCursor::fetch_sparse, py::arg("max_rows"))
+      .def("fetch_batch", &PyCursor::fetch_batch, py::arg("max_rows"));
   py::class_<PyReader>(m, "Reader")
       .def(py::init<const std::string&>(), py::arg("path"))
       .def("query", &PyReader::query, py::arg("where_clause") = "", py::arg("params") = py::none())
       .def("query_sparse", &PyReader::query_sparse, py::arg("where_clause") = "", py::arg("params") = py::none())
       .def("count", &PyReader::count, py::arg("where_clause") = "", py::arg("params") = py::none())
       .def("read_all", &PyReader::read_all, py::arg("where_clause") = "", py::arg("params") = py::none())
+      .def("summarize_keys", &PyReader::summarize_keys, py::arg("where_clause") = "",
+           py::arg("params") = py::none())
+      .def("integrity_check", &PyReader::integrity_check)
       .def("close", &PyReader::close)
       .def_property_readonly("closed", &PyReader::closed)
       .def_property_readonly("meta", &PyReader::meta)

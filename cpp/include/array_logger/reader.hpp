@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -78,6 +79,25 @@ class Reader {
   // Same rows, read as (indices, values) of their non-zero elements.
   Query query_sparse(std::string_view where = {}, std::span<const KeyValue> params = {}) const;
   std::uint64_t count(std::string_view where = {}, std::span<const KeyValue> params = {}) const;
+
+  // What the key columns of the selected rows hold, in one pass over the
+  // keys (no array is read): the row count and, per key (in spec order),
+  // the smallest and largest value in SQLite's order (numbers before text;
+  // empty without rows) and how many values are INTEGER, REAL and TEXT.
+  struct KeyStats {
+    std::optional<KeyValue> min, max;
+    std::uint64_t integers = 0, reals = 0, texts = 0;
+  };
+  struct KeySummary {
+    std::uint64_t rows = 0;
+    std::vector<KeyStats> keys;
+  };
+  KeySummary summarize_keys(std::string_view where = {}, std::span<const KeyValue> params = {}) const;
+
+  // SQLite's own check of the file's structure (PRAGMA integrity_check):
+  // empty when intact, else SQLite's messages. Reads every page; the rows'
+  // blobs are checked by reading them (query()).
+  std::vector<std::string> integrity_check() const;
 
   void close() noexcept;
   bool closed() const noexcept;

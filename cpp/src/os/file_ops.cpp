@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "array_logger/errors.hpp"
+#include "os/crash_point.hpp"
 
 namespace array_logger::detail {
 
@@ -46,9 +47,10 @@ void fsync_dir(const std::filesystem::path& dir) {
   fsync_fd(fd, dir);
 }
 
-void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to) {
+void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to, const char* crash_step) {
   if (::rename(from.c_str(), to.c_str()) != 0)
     throw_errno("cannot rename " + from.string() + " to " + to.string(), errno);
+  if (crash_step) crash_point(crash_step);
   fsync_dir(to.parent_path());
 }
 

@@ -36,7 +36,8 @@ void fsync_fd(const Fd& fd, const std::filesystem::path& path);
 // fsync of a directory, so that a rename or unlink inside it is durable.
 void fsync_dir(const std::filesystem::path& dir);
 // rename(2) then fsync of the directory.
-void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to);
+void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to,
+                    const char* crash_step = nullptr);
 // unlink that ignores ENOENT and throws on other errors.
 void remove_if_exists(const std::filesystem::path& path);
 bool file_exists(const std::filesystem::path& path);

@@ -1,3 +1,4 @@
+#include "os/crash_point.hpp"
 #include "os/segmented_zstd.hpp"
 
 #define ZSTD_STATIC_LINKING_ONLY  // ZSTD_c_stableInBuffer, ZSTD_c_stableOutBuffer
@@ -273,6 +274,7 @@ std::vector<std::exception_ptr> compress_files_segmented(std::vector<SegmentedJo
           if (::fstat(o.in.get(), &after) != 0) throw_errno("cannot stat " + job.src.string(), errno);
           if (static_cast<std::uint64_t>(after.st_size) != o.total)
             throw StorageError(job.src.string() + " changed size while being compressed");
+          crash_point("close.compress.before_fsync");
           fsync_fd(o.out, job.dst);
           o.out = Fd();
           o.in = Fd();

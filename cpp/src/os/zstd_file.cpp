@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "array_logger/errors.hpp"
+#include "os/crash_point.hpp"
 #include "os/file_ops.hpp"
 #include "os/zstd_ptr.hpp"
 
@@ -105,6 +106,7 @@ void compress_file(const std::filesystem::path& src, const std::filesystem::path
     if (last) break;
   }
   if (done != total) throw StorageError(src.string() + " changed size while being compressed");
+  crash_point("close.compress.before_fsync");
   fsync_fd(out, dst);
   if (progress) progress(total, total);
 }
@@ -138,6 +140,7 @@ void decompress_to_fd(const std::filesystem::path& src, const Fd& dst, const std
   // last_rc == 0: the last frame is complete and fully flushed.
   if (!any_input || last_rc != 0)
     throw CorruptFile(src.string() + " is truncated: its zstd frame is incomplete");
+  crash_point("decompress.before_fsync");
   fsync_fd(dst, dst_name);
 }
 

@@ -65,10 +65,14 @@ std::unique_ptr<TempFile> recovered_copy(const std::filesystem::path& path) {
   const auto journal_copy = std::filesystem::path(copy->path().string() + "-journal");
   std::error_code ec;
   std::filesystem::copy_file(path, copy->path(), std::filesystem::copy_options::overwrite_existing, ec);
-  if (!ec)
-    std::filesystem::copy_file(path.string() + "-journal", journal_copy,
-                               std::filesystem::copy_options::overwrite_existing, ec);
   if (ec) throw StorageError("cannot copy " + path.string() + " to recover it: " + ec.message(), 0, ec.value());
+  std::filesystem::copy_file(path.string() + "-journal", journal_copy,
+                             std::filesystem::copy_options::overwrite_existing, ec);
+  // The journal is gone: it belonged to a live writer's transaction (a
+  // Logger switching to DELETE mode at close), which has finished since:
+  // the file is whole again and is read as it is.
+  if (ec == std::errc::no_such_file_or_directory) return nullptr;
+  if (ec) throw StorageError("cannot copy " + path.string() + "-journal to recover it: " + ec.message(), 0, ec.value());
   std::filesystem::permissions(journal_copy, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
   {
     Database recover(copy->path().string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, path.string());
@@ -119,10 +123,9 @@ ReadSource open_read_source(const std::filesystem::path& requested) {
     // immutable: nobody writes this private copy, so SQLite needs no locks,
     // no -wal and no -shm.
     uri = file_uri(src.copy->path(), "mode=ro&immutable=1");
-  } else if (has_hot_journal(src.path)) {
+  } else if (has_hot_journal(src.path) && (src.copy = recovered_copy(src.path))) {
     // A writer died inside a rollback-journal transaction (e.g. while
     // switching journal modes at close).
-    src.copy = recovered_copy(src.path);
     uri = file_uri(src.copy->path(), "mode=ro&immutable=1");
   } else if (const auto header = read_sqlite_header(src.path);
              header && header->wal() && !file_exists(src.path.string() + "-wal")) {

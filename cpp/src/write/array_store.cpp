@@ -2,6 +2,7 @@
 
 #include "array_logger/errors.hpp"
 #include "format/schema.hpp"
+#include "os/crash_point.hpp"
 #include "format/stored_form.hpp"
 #include "write/record_ring.hpp"
 #include "write/store_database.hpp"
@@ -115,7 +116,9 @@ ArrayStore::Clock::time_point ArrayStore::commit_deadline() const noexcept {
 
 void ArrayStore::commit() {
   if (!txn_) return;
+  crash_point("commit.before");
   txn_->commit();
+  crash_point("commit.after");
   txn_.reset();
   rows_committed_ += rows_in_txn_;
   rows_in_txn_ = 0;
@@ -142,7 +145,9 @@ void ArrayStore::finish() {
   // Both fail harmlessly (BUSY) while another process has the file open; it
   // is then left in WAL mode, which every SQLite reads: best effort.
   db_.try_exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  crash_point("close.after_checkpoint");
   db_.try_exec("PRAGMA journal_mode=DELETE");
+  crash_point("close.after_journal_delete");
   db_.close();
 }
 

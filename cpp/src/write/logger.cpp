@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "array_logger/errors.hpp"
+#include "os/crash_point.hpp"
 #include "os/fork_guard.hpp"
 #include "os/frame_cache_file.hpp"
 #include "os/segmented_zstd.hpp"
@@ -378,6 +379,7 @@ void Logger::Impl::compress_all() {
       }
       jobs.push_back(std::move(job));
     }
+    detail::crash_point("close.before_compress");
     for (auto& e : detail::compress_files_segmented(jobs, *opts.compression_level, workers))
       if (e && !first) first = e;
     if (first) std::rethrow_exception(first);

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "array_logger/errors.hpp"
+#include "os/crash_point.hpp"
 #include "os/file_ops.hpp"
 
 namespace array_logger::detail {
@@ -80,7 +81,9 @@ StoreFiles::StoreFiles(const std::filesystem::path& root, const std::string& nam
       remove_if_exists(db_tmp_);
       throw;
     }
-    durable_rename(db_tmp_, db_);
+    crash_point("resume.after_tmp_fsync");
+    durable_rename(db_tmp_, db_, "resume.after_rename");
+    crash_point("resume.after_rename_dir_fsync");
     decompressed_ = true;
   }
 }
@@ -90,10 +93,15 @@ void StoreFiles::abandon() noexcept {
   for (const char* suffix : {"", "-wal", "-shm"}) ::unlink((db_.string() + suffix).c_str());
 }
 
-void StoreFiles::drop_stale_zst() { remove_if_exists(zst_); }
+void StoreFiles::drop_stale_zst() {
+  crash_point("resume.before_unlink_zst");
+  remove_if_exists(zst_);
+  crash_point("resume.after_unlink_zst");
+}
 
 void StoreFiles::compress(int level, int workers, const ProgressFn& progress) {
   try {
+    crash_point("close.before_compress");
     compress_file(db_, zst_tmp_, level, workers, progress);
     publish_zst();
   } catch (...) {
@@ -106,9 +114,16 @@ void StoreFiles::compress(int level, int workers, const ProgressFn& progress) {
 }
 
 void StoreFiles::publish_zst() {
-  durable_rename(zst_tmp_, zst_);
+  // Order matters for crash safety (docs/DURABILITY.md): the .db stays until
+  // the .db.zst is complete, synced and renamed into place, and that rename
+  // is synced. Each step is a crash point (tests/test_crash_points.py).
+  crash_point("close.after_tmp_fsync");
+  durable_rename(zst_tmp_, zst_, "close.after_rename");
+  crash_point("close.after_rename_dir_fsync");
   remove_if_exists(db_);
+  crash_point("close.after_unlink");
   fsync_dir(db_.parent_path());
+  crash_point("close.after_unlink_dir_fsync");
 }
 
 }  // namespace array_logger::detail

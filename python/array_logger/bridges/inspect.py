@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import struct
-from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -50,26 +49,13 @@ def _iso(ts: float) -> str:
 
 def key_ranges(reader: ArrayReader, where_clause: Optional[str] = None,
                params: Optional[Sequence[Any]] = None) -> Dict[str, Dict[str, Any]]:
-    """``{key: {"min": v, "max": v}}`` over the selected rows, values ordered
-    as SQLite orders them (numbers before text). Streams the key columns."""
-    lo: Dict[str, Any] = {}
-    hi: Dict[str, Any] = {}
-
-    def order(v: Any) -> Tuple[int, Any]:
-        return (1, v) if isinstance(v, str) else (0, v)
-
-    for batch in reader.iter_batches(where_clause, params):
-        for k, col in batch.keys.items():
-            if col.dtype != object:
-                a, b = col.min().item(), col.max().item()
-            else:
-                vals = sorted(col.tolist(), key=order)
-                a, b = vals[0], vals[-1]
-            if k not in lo or order(a) < order(lo[k]):
-                lo[k] = a
-            if k not in hi or order(b) > order(hi[k]):
-                hi[k] = b
-    return {k: {"min": lo[k], "max": hi[k]} for k in lo}
+    """``{key: {"min": v, "max": v}}`` over the selected rows, in SQLite's
+    order (numbers before text), from one pass over the key columns (no
+    array is read); empty without rows."""
+    rows, summary = reader._core.summarize_keys(where_clause or "", params)
+    if not rows:
+        return {}
+    return {k: {"min": s["min"], "max": s["max"]} for k, s in zip(reader.keys, summary)}
 
 
 def zstd_content_size(path: str) -> Optional[int]:
@@ -154,9 +140,7 @@ def tail(reader: ArrayReader, n: int, where_clause: Optional[str] = None,
     end of the file is read)."""
     base = tuple(params or ())
     rows_per = check_batch_rows(None, reader.shape, reader.dtype)
-    from .rows import _last_rowid
-
-    hi = _last_rowid(reader)
+    hi = last_rowid(reader)
     got: List[Batch] = []
     have = 0
     while hi > 0 and have < n:
@@ -175,6 +159,23 @@ def tail(reader: ArrayReader, n: int, where_clause: Optional[str] = None,
     return Batch({k: v[-n:] for k, v in keys.items()}, arrays[-n:])
 
 
+def last_rowid(reader: Any) -> int:
+    """The largest rowid in the file (0 when empty), by bisection over counts."""
+    if reader.count() == 0:
+        return 0
+    hi = 1
+    while reader.count("_rowid_ > ?", (hi,)):
+        hi *= 2
+    lo = hi // 2  # a row above lo exists, none above hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if reader.count("_rowid_ > ?", (mid,)):
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
 def head(reader: ArrayReader, n: int, where_clause: Optional[str] = None,
          params: Optional[Sequence[Any]] = None) -> Iterator[Tuple[Dict[str, Any], np.ndarray]]:
     """The first ``n`` selected rows."""
@@ -187,14 +188,19 @@ def head(reader: ArrayReader, n: int, where_clause: Optional[str] = None,
 
 
 def verify(path: str) -> Dict[str, Any]:
-    """Opens the file, reads every row (each blob's header is checked against
-    the meta, a .db.zst's frame checksum while it is decompressed) and checks
-    the rows read against the row count. ``ok`` is false with the problem in
+    """Opens the file (a .db.zst's frame checksum is checked while it is
+    decompressed), runs SQLite's integrity check, reads every row (each
+    blob's header is checked against the meta) and checks the rows read
+    against the row count. ``ok`` is false with the problem in
     ``error`` on any damage."""
     out: Dict[str, Any] = {"path": os.fspath(path), "ok": False}
     try:
         with ArrayReader(path) as r:
             out["path"] = r.path
+            problems = r._core.integrity_check()
+            if problems:
+                out["error"] = "SQLite integrity check: " + "; ".join(problems[:10])
+                return out
             n = r.count()
             out["rows"] = n
             read = 0

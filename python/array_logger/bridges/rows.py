@@ -81,11 +81,6 @@ class Rows:
         return row_bytes(self.shape, self.dtype)
 
 
-def row_bytes(self) -> int:
-        """Bytes of one array."""
-        return row_bytes(self.shape, self.dtype)
-
-
 def row_bytes(shape: Sequence[int], dtype: np.dtype) -> int:
     return int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
 
@@ -143,79 +138,27 @@ def quote_identifier(name: str) -> str:
 
 
 def key_kinds(reader: Any, where_clause: Optional[str], params: Optional[Sequence[Any]], count: int) -> Dict[str, str]:
-    """Classifies each key column over the selected rows with SQL ``typeof``
-    (counts only: no array is read)."""
+    """Classifies each key column over the selected rows from the reader's
+    key summary (one pass over the keys, no array read)."""
+    if count == 0:
+        return {key: "int" for key in reader.keys}
+    _, summary = reader._core.summarize_keys(where_clause or "", params)
     kinds: Dict[str, str] = {}
-    base = tuple(params or ())
-    for key in reader.keys:
-        if count == 0:
-            kinds[key] = "int"
-            continue
-        q = quote_identifier(key)
-        seen = []
-        for sql_type, kind in (("integer", "int"), ("real", "float"), ("text", "text")):
-            n = reader.count(and_where(where_clause, f"typeof({q}) = '{sql_type}'"), base)
-            if n == count:
-                seen = [kind]
-                break
-            if n:
-                seen.append(kind)
-        kinds[key] = seen[0] if len(seen) == 1 else "mixed"
+    for key, s in zip(reader.keys, summary):
+        seen = [kind for kind, n in (("int", s["integers"]), ("float", s["reals"]), ("text", s["texts"])) if n]
+        kinds[key] = seen[0] if len(seen) == 1 else ("int" if not seen else "mixed")
     return kinds
 
 
-def rowid_batches(
+def cursor_batches(
     reader: Any, where_clause: Optional[str], params: Optional[Sequence[Any]], batch_rows: int
 ) -> Iterator[Batch]:
     """Streams the selected rows of ``reader`` in logging order, at most
-    ``batch_rows`` rows per batch, through the reader's one-pass bulk read
-    (``read_all``) over consecutive windows of SQLite rowids.
-
-    Rows are only ever appended and their rowids increase in logging order
-    (docs/FORMAT.md, section 4), so windows ``(lo, lo + batch_rows]`` cover
-    every row once and in order, and a window never holds more than
-    ``batch_rows`` rows. The last rowid is fixed when streaming starts: rows a
-    live writer appends later are not part of this stream.
-    """
-    base = tuple(params or ())
-    last = _last_rowid(reader)
-    lo = 0
-    while lo < last:
-        hi = min(last, lo + batch_rows)
-        keys, arrays = reader._core.read_all(and_where(where_clause, "_rowid_ > ? AND _rowid_ <= ?"), base + (lo, hi))
-        if len(arrays):
-            yield Batch(keys, arrays)
-        elif not reader.count("_rowid_ > ? AND _rowid_ <= ?", (lo, hi)):
-            # A gap in the rowids (array_logger never leaves one; a hand-edited
-            # file may): jump to the next row instead of walking the gap.
-            hi = _next_rowid(reader, hi, last) - 1
-        lo = hi
-
-
-def _last_rowid(reader: Any) -> int:
-    """The largest rowid in the file (0 when empty), by bisection over counts."""
-    if reader.count() == 0:
-        return 0
-    hi = 1
-    while reader.count("_rowid_ > ?", (hi,)):
-        hi *= 2
-    lo = hi // 2  # a row above lo exists, none above hi
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if reader.count("_rowid_ > ?", (mid,)):
-            lo = mid
-        else:
-            hi = mid
-    return hi
-
-
-def _next_rowid(reader: Any, after: int, last: int) -> int:
-    """The smallest rowid > ``after`` (``after < last``)."""
-    lo, hi = after, last  # no row in (after, lo], a row at hi
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if reader.count("_rowid_ > ? AND _rowid_ <= ?", (after, mid)):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    ``batch_rows`` rows per batch, in one pass of the core's query: each
+    batch is filled in C++ with the GIL released (the layout of ``read_all``)."""
+    cursor = reader._core.query(where_clause or "", params)
+    while True:
+        block = cursor.fetch_batch(batch_rows)
+        if block is None:
+            return
+        yield Batch(*block)

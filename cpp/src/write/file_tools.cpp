@@ -1,0 +1,70 @@
+// compress_file / decompress_file: a Logger that resumes the file (register:
+// lock, temporaries removed, a .db.zst decompressed durably, the meta
+// checked) and closes it (checkpoint, DELETE journal mode, and with a level
+// the crash-safe compression). No step is written twice: these are the
+// Logger's own (write/store_files.cpp, write/array_store.cpp).
+#include "array_logger/file_tools.hpp"
+
+#include <string>
+
+#include "array_logger/errors.hpp"
+#include "array_logger/logger.hpp"
+#include "array_logger/reader.hpp"
+
+namespace array_logger {
+namespace {
+
+struct NamedFile {
+  std::filesystem::path root;
+  std::string name;
+  ArraySpec spec;
+};
+
+// The root, name and spec of an array file (read with a Reader, which also
+// refuses files that are not array_logger files).
+NamedFile inspect(const std::filesystem::path& path) {
+  std::filesystem::path opened;
+  NamedFile f;
+  {
+    Reader reader(path);
+    opened = reader.path();
+    f.spec = reader.spec();
+  }
+  std::string base = opened.filename().string();
+  for (const std::string suffix : {".db.zst", ".db"}) {
+    if (base.size() > suffix.size() && base.compare(base.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      f.name = base.substr(0, base.size() - suffix.size());
+      break;
+    }
+  }
+  if (f.name.empty()) throw InvalidArgument("not a NAME.db or NAME.db.zst path: " + opened.string());
+  f.root = opened.parent_path().empty() ? std::filesystem::path(".") : opened.parent_path();
+  return f;
+}
+
+std::filesystem::path resume_and_close(const NamedFile& f, std::optional<int> level, int workers,
+                                       CloseProgressFn progress) {
+  LoggerOptions options;
+  options.root = f.root;
+  options.compression_level = level;
+  options.compression_workers = workers;
+  options.close_progress = std::move(progress);
+  Logger logger(options);
+  logger.register_array(f.name, f.spec);
+  logger.close();
+  return f.root / (f.name + (level ? ".db.zst" : ".db"));
+}
+
+}  // namespace
+
+std::filesystem::path compress_file(const std::filesystem::path& path, int level, int workers,
+                                    CloseProgressFn progress) {
+  if (level < 1 || level > 22) throw InvalidArgument("compression level must be 1..22, got " + std::to_string(level));
+  return resume_and_close(inspect(path), level, workers, std::move(progress));
+}
+
+std::filesystem::path decompress_file(const std::filesystem::path& path) {
+  return resume_and_close(inspect(path), std::nullopt, 0, {});
+}
+
+}  // namespace array_logger
