@@ -164,3 +164,16 @@ def test_cli_and_bridges_read_encoded_and_periodic_files(tmp_path: Path) -> None
         table = r.to_arrow()
         assert table.column("steps").to_pylist() == [5, 5, 2] and table.column("partial").to_pylist() == [0, 0, 1]
         assert r.storage == {"period": {"steps": 5, "mode": "max", "input_dtype": "float32"}}
+    # compress / decompress reopen the files with their stored form (a plain register would be refused)
+    for name in ("s", "p"):
+        with array_logger.open_reader(tmp_path / f"{name}.db") as r:
+            before = r.read_all()
+        for step in (["decompress", str(tmp_path / f"{name}.db.zst")],
+                     ["compress", str(tmp_path / f"{name}.db"), "--level", "5"]):
+            proc = run(*step)
+            assert proc.returncode == 0, proc.stderr
+        with array_logger.open_reader(tmp_path / f"{name}.db") as r:
+            after = r.read_all()
+            assert r.path.endswith(f"{name}.db.zst")
+        assert after.arrays.tobytes() == before.arrays.tobytes()
+        assert {k: list(v) for k, v in after.keys.items()} == {k: list(v) for k, v in before.keys.items()}
