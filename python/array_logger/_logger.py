@@ -121,6 +121,7 @@ class Logger(_core.Logger):
         quantize: Optional[float] = None,
         value_range: Optional[Tuple[float, float]] = None,
         sparse: bool = False,
+        journal: str = "auto",
     ) -> None:
         """Declares an array name: its key names, shape and dtype.
 
@@ -129,6 +130,10 @@ class Logger(_core.Logger):
         ``ValueError``, otherwise). ``metadata`` (JSON-serialisable) is stored
         in the file's meta table. ``shuffle_zstd`` stores each array
         byte-shuffled and zstd-compressed (smaller files for smooth float data).
+        ``journal`` (``"auto"``, ``"wal"``, ``"rollback"``) chooses how a new
+        file is journaled while written (docs/DESIGN.md, "Journal modes");
+        ``"auto"`` takes a rollback journal for rows over 32 KiB. A resumed
+        file keeps the mode it was created with.
 
         Long simulations (README, "Long simulations"):
 
@@ -168,6 +173,7 @@ class Logger(_core.Logger):
             repr(key_list),  # meta `keys` in exactly the pure-Python library's text form
             resume_period=resume_period,
             **stream,
+            journal=journal,
         )
         # A checkpoint's open period (array_logger.resume) is continued once.
         _checkpoint.forget_open_period(self.root_path, name)

@@ -57,6 +57,15 @@ class BlobDecoder {
   void decode_sparse(std::span<const std::byte> blob, std::vector<std::uint64_t>& indices,
                      std::vector<std::byte>& values);
 
+  // What precedes the payload of an unfiltered blob (the ALB1 header; empty
+  // for format 1): a blob of raw_prefix().size() + payload_bytes() bytes that
+  // starts with exactly these bytes needs no decoding, so its payload can be
+  // read straight to its destination.
+  std::span<const std::byte> raw_prefix() const noexcept { return raw_header_; }
+  // Format 3: every blob needs decoding (fixed point, sparse rows), whatever its size.
+  bool encoded() const noexcept { return encoded_ != nullptr; }
+  std::uint64_t payload_bytes() const noexcept { return payload_; }
+
  private:
   std::unique_ptr<EncodedBlobDecoder> encoded_;  // format 3
   const ArraySpec* spec_ = nullptr;

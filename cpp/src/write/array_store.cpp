@@ -1,9 +1,11 @@
 #include "write/array_store.hpp"
 
 #include "array_logger/errors.hpp"
+#include "array_logger/meta.hpp"
 #include "format/schema.hpp"
 #include "os/crash_point.hpp"
 #include "format/stored_form.hpp"
+#include "sqlite/sql_text.hpp"
 #include "write/record_ring.hpp"
 #include "write/store_database.hpp"
 
@@ -11,8 +13,11 @@ namespace array_logger::detail {
 namespace {
 
 // Commit before a transaction holds this many blob bytes, whatever the row
-// threshold says: keeps the WAL (and checkpoint stalls) bounded for big arrays.
-constexpr std::uint64_t kMaxTxnBytes = 64ull << 20;
+// threshold says: keeps the WAL (and checkpoint stalls) bounded for big
+// arrays. With a rollback journal the transaction's pages wait in memory
+// until COMMIT (cache_spill is off), so its cap is lower: it bounds memory.
+constexpr std::uint64_t kMaxWalTxnBytes = 64ull << 20;
+constexpr std::uint64_t kMaxRollbackTxnBytes = 32ull << 20;
 
 // Every argument check of register, before any file is touched.
 const ArraySpec& validated(const std::string& name, const ArraySpec& spec, const RegisterOptions& options) {
@@ -36,12 +41,17 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
   try {
     StoreDatabase opened = open_store_database(files_.db(), name_, stored_, form_, options_, sync);
     db_ = std::move(opened.db);
+    journal_ = opened.journal;
+    max_txn_bytes_ = journal_ == Journal::Rollback ? kMaxRollbackTxnBytes : kMaxWalTxnBytes;
     options_.shuffle_zstd = opened.shuffle_zstd;
     encoder_ = BlobEncoder(stored_, opened.format_version, opened.shuffle_zstd, options_.shuffle_zstd_level);
+    // Formats 2 and 3 (not format 1's files, which a resumed run keeps as they are).
+    if (opened.format_version >= kFormatCurrent && !stored_.keys.empty())
+      index_sql_ = "CREATE INDEX IF NOT EXISTS " + std::string(kFirstKeyIndex) + " ON array_log (" +
+                   quote_identifier(stored_.keys.front()) + ")";
     insert_ = db_.prepare(insert_sql(stored_.keys, 1), "INSERT");
     insert_batch_ = db_.prepare(insert_sql(stored_.keys, kBatchRows), "INSERT");
     if (form_.period.steps) delete_row_ = db_.prepare("DELETE FROM array_log WHERE rowid = ?", "replacing a partial period");
-    last_rowid_at_open_ = static_cast<std::uint64_t>(db_.query_int("SELECT coalesce(max(rowid), 0) FROM array_log"));
     txn_sql_.emplace(db_);
   } catch (...) {
     // Refused (meta mismatch, not our file, ...): leave the files as they were.
@@ -54,6 +64,10 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
     throw;
   }
   files_.drop_stale_zst();
+  // After the .db.zst is gone: this first read in WAL mode creates the
+  // -wal and -shm files, which resume's crash points expect only once the
+  // .db is the one complete copy (tests/test_crash_points.py).
+  last_rowid_at_open_ = static_cast<std::uint64_t>(db_.query_int("SELECT coalesce(max(rowid), 0) FROM array_log"));
 }
 
 bool ArrayStore::bind_row(Statement& st, int first_param, const Row& row) {
@@ -105,7 +119,7 @@ void ArrayStore::insert(std::span<const Row> rows) {
       ++i;
       ++rows_in_txn_;
     }
-    if (rows_in_txn_ >= options_.commit_threshold_rows || bytes_in_txn_ >= kMaxTxnBytes) commit();
+    if (rows_in_txn_ >= options_.commit_threshold_rows || bytes_in_txn_ >= max_txn_bytes_) commit();
   }
 }
 
@@ -139,6 +153,12 @@ void ArrayStore::finish() {
   insert_batch_.finalize();
   delete_row_.finalize();
   txn_sql_.reset();
+  // The index that makes `WHERE first_key = ?` a seek instead of a scan
+  // (docs/FORMAT.md, section 4), built once, at close: maintained during
+  // the run it would cost every insert a second b-tree insert. Best effort:
+  // the rows are committed already, and a file without it reads the same.
+  // A resumed file has it already; SQLite keeps it up to date.
+  if (!index_sql_.empty()) db_.try_exec(index_sql_.c_str());
   // TRUNCATE: copy every WAL frame into the .db and empty the WAL, so the
   // .db alone is complete; then leave WAL mode so the file needs no -wal or
   // -shm to be read (read-only readers and the zstd frame of it included).

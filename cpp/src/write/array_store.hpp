@@ -76,6 +76,7 @@ class ArrayStore {
   // journal mode (readable by any SQLite, read-only or not) and closes it.
   void finish();
   bool finished() const noexcept { return !db_; }
+  Journal journal() const noexcept { return journal_; }
 
  private:
   // Binds one row's keys and blob; returns whether its last key is the
@@ -94,6 +95,9 @@ class ArrayStore {
   Statement insert_, insert_batch_, delete_row_;
   std::optional<TransactionStatements> txn_sql_;
   std::optional<Transaction> txn_;  // the open write transaction, if any
+  Journal journal_ = Journal::Wal;
+  std::string index_sql_;  // CREATE INDEX run at finish (format 2 only)
+  std::uint64_t max_txn_bytes_ = 0;
   std::uint64_t rows_in_txn_ = 0, bytes_in_txn_ = 0, rows_committed_ = 0;
   std::uint64_t last_rowid_at_open_ = 0;
   std::int64_t pending_partial_ = 0;  // rowid of this session's partial period row, 0: none

@@ -19,7 +19,15 @@ struct StoreDatabase {
   // written (format 1 stays bare blobs, format 2 keeps its filter choice).
   int format_version;
   bool shuffle_zstd;
+  // The file's journal mode while written (meta `write_journal`; absent =
+  // WAL, as every file before it was written).
+  Journal journal = Journal::Wal;
 };
+
+// Meta `write_journal` values.
+inline constexpr const char* kJournalMetaKey = "write_journal";
+// Rows above this many blob bytes get a rollback journal under Journal::Auto.
+inline constexpr std::uint64_t kRollbackMinBlobBytes = 32u << 10;
 
 // `spec` and `form` describe the stored rows (stored_form.hpp). Throws
 // MetaMismatch when the file holds another spec or form (or is not an
