@@ -3,6 +3,7 @@
 #include "array_logger/errors.hpp"
 #include "array_logger/meta.hpp"
 #include "format/schema.hpp"
+#include "os/open_files.hpp"
 #include "os/crash_point.hpp"
 #include "format/stored_form.hpp"
 #include "sqlite/sql_text.hpp"
@@ -18,6 +19,11 @@ namespace {
 // until COMMIT (cache_spill is off), so its cap is lower: it bounds memory.
 constexpr std::uint64_t kMaxWalTxnBytes = 64ull << 20;
 constexpr std::uint64_t kMaxRollbackTxnBytes = 32ull << 20;
+
+// WAL size at which a database the pool has closed and reopened is
+// checkpointed (instead of 64 MiB): reopening reads the whole WAL (SQLite
+// rebuilds its index from it), so keep that read short.
+constexpr std::uint64_t kReopenedCheckpointBytes = 4ull << 20;
 
 // Every argument check of register, before any file is touched.
 const ArraySpec& validated(const std::string& name, const ArraySpec& spec, const RegisterOptions& options) {
@@ -36,11 +42,30 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
       options_(options),
       form_(stored_form_for(validated(name_, spec, options_), options_, stored_)),
       files_(root, name_),
+      sync_(sync),
       nkeys_(stored_.keys.size()) {
   options_.keys_repr = stored_keys_repr(options_.keys_repr, form_);
   try {
-    StoreDatabase opened = open_store_database(files_.db(), name_, stored_, form_, options_, sync);
+    open_database();
+  } catch (...) {
+    // Refused (meta mismatch, not our file, ...): leave the files as they were.
+    files_.abandon();
+    throw;
+  }
+  files_.drop_stale_zst();
+  // After the .db.zst is gone: this first read in WAL mode creates the
+  // -wal and -shm files, which resume's crash points expect only once the
+  // .db is the one complete copy (tests/test_crash_points.py).
+  last_rowid_at_open_ = static_cast<std::uint64_t>(db_.query_int("SELECT coalesce(max(rowid), 0) FROM array_log"));
+}
+
+ArrayStore::~ArrayStore() { close_connection(); }
+
+void ArrayStore::open_database() {
+  try {
+    StoreDatabase opened = open_store_database(files_.db(), name_, stored_, form_, options_, sync_);
     db_ = std::move(opened.db);
+    count_database_opened();
     journal_ = opened.journal;
     max_txn_bytes_ = journal_ == Journal::Rollback ? kMaxRollbackTxnBytes : kMaxWalTxnBytes;
     options_.shuffle_zstd = opened.shuffle_zstd;
@@ -54,20 +79,42 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
     if (form_.period.steps) delete_row_ = db_.prepare("DELETE FROM array_log WHERE rowid = ?", "replacing a partial period");
     txn_sql_.emplace(db_);
   } catch (...) {
-    // Refused (meta mismatch, not our file, ...): leave the files as they were.
-    insert_.finalize();
-    insert_batch_.finalize();
-    delete_row_.finalize();
-    txn_sql_.reset();
-    db_.close();
-    files_.abandon();
+    close_connection();
     throw;
   }
-  files_.drop_stale_zst();
-  // After the .db.zst is gone: this first read in WAL mode creates the
-  // -wal and -shm files, which resume's crash points expect only once the
-  // .db is the one complete copy (tests/test_crash_points.py).
-  last_rowid_at_open_ = static_cast<std::uint64_t>(db_.query_int("SELECT coalesce(max(rowid), 0) FROM array_log"));
+}
+
+void ArrayStore::close_connection() noexcept {
+  txn_.reset();  // rolls back (callers commit first)
+  insert_.finalize();
+  insert_batch_.finalize();
+  delete_row_.finalize();
+  txn_sql_.reset();
+  if (!db_) return;
+  db_.close();
+  count_database_closed();
+}
+
+void ArrayStore::close_database() {
+  if (!db_) return;
+  commit();
+  // No checkpoint: it would cost fsyncs at every close, and the -wal must
+  // stay, or readers would take the file for one nobody writes (and read it
+  // as immutable while the writer reopens it).
+  db_.keep_wal_on_close();
+  close_connection();
+}
+
+void ArrayStore::reopen() {
+  if (db_ || finished_) return;
+  open_database();
+  if (journal_ != Journal::Wal) return;  // a rollback journal has no WAL to keep short
+  try {
+    db_.set_pragma("wal_autocheckpoint", std::to_string(kReopenedCheckpointBytes / db_.query_int("PRAGMA page_size")));
+  } catch (...) {
+    close_connection();
+    throw;
+  }
 }
 
 bool ArrayStore::bind_row(Statement& st, int first_param, const Row& row) {
@@ -147,11 +194,11 @@ void ArrayStore::abandon_transaction() noexcept {
 }
 
 void ArrayStore::finish() {
-  if (!db_) return;
+  if (finished_) return;
+  reopen();
   commit();
   insert_.finalize();
   insert_batch_.finalize();
-  delete_row_.finalize();
   txn_sql_.reset();
   // The index that makes `WHERE first_key = ?` a seek instead of a scan
   // (docs/FORMAT.md, section 4), built once, at close: maintained during
@@ -168,7 +215,8 @@ void ArrayStore::finish() {
   crash_point("close.after_checkpoint");
   db_.try_exec("PRAGMA journal_mode=DELETE");
   crash_point("close.after_journal_delete");
-  db_.close();
+  close_connection();
+  finished_ = true;  // complete: close() may compress it
 }
 
 }  // namespace array_logger::detail
