@@ -76,6 +76,8 @@ CLOSE = ("tests/test_crash_points.py", "tests/test_syscall_order.py", "tests/tes
          "tests/test_durability.py::test_exit_without_close_commits_everything", "tests/test_errors.py")
 CODEC = ("tests/test_stored_values_exact.py", "tests/test_failure_paths.py", "tests/test_format_doc.py",
          "tests/test_format1_compat.py", "tests/test_inputs.py", "tests/test_reader.py", "tests/test_hostile_files.py")
+SEGMENTED = ("tests/test_close_compression.py", "tests/test_crash_points.py::test_kill_at_every_step_of_close",
+             "tests/test_faults.py")
 WHERE = ("tests/test_failure_paths.py", "tests/test_reader.py")
 KEYS = ("tests/test_stored_values_exact.py", "tests/test_inputs.py", "tests/test_errors.py",
         "tests/test_reader.py")
@@ -93,6 +95,9 @@ REGIONS = [
     Region("close/resume order", "logger.cpp", r"^void Logger::close\(\)", CLOSE, 6),
     Region("close/resume order", "store_files.cpp", r"^StoreFiles::StoreFiles\(", CLOSE, 6),
     Region("close/resume order", "store_files.cpp", r"^void StoreFiles::compress\(", CLOSE, 7),
+    Region("close/resume order", "store_files.cpp", r"^void StoreFiles::publish_zst\(", CLOSE, 5),
+    Region("close/resume order", "segmented_zstd.cpp", r"^std::vector<std::exception_ptr> compress_files_segmented\(",
+           SEGMENTED, 6, True),
     Region("close/resume order", "store_files.cpp", r"^void StoreFiles::abandon\(", CLOSE, 2),
     Region("close/resume order", "array_store.cpp", r"^void ArrayStore::finish\(\)", CLOSE, 4),
     Region("close/resume order", "file_ops.cpp", r"^void durable_rename\(", CLOSE, 2),
@@ -112,7 +117,7 @@ REGIONS = [
     Region("signal/fork", "_signals.py", r"^def _on_sigterm\(", SIGNALS, 4),
     Region("signal/fork", "_signals.py", r"^def install_sigterm_handler\(", SIGNALS, 3),
     Region("signal/fork", "_logger.py", r"^def close_all_open_loggers\(", SIGNALS, 3),
-    Region("signal/fork", "fork_guard.cpp", r"^void on_fork_child\(", SIGNALS, 1),
+    Region("signal/fork", "fork_guard.cpp", r"^const bool g_installed", SIGNALS, 1),
     Region("signal/fork", "logger.cpp", r"^Logger::~Logger\(", SIGNALS, 2),
 ]
 
@@ -139,14 +144,13 @@ class Mutant:
 # the core once and the suite did not notice.
 NAMED = [
     ("issue16.close-remove-before-rename", "close/resume order", "store_files.cpp",
-     "    durable_rename(zst_tmp_, zst_, \"close.after_rename\");\n"
-     "    crash_point(\"close.after_rename_dir_fsync\");\n    remove_if_exists(db_);\n",
-     "    remove_if_exists(db_);\n    durable_rename(zst_tmp_, zst_, \"close.after_rename\");\n"
-     "    crash_point(\"close.after_rename_dir_fsync\");\n", CLOSE),
+     "  durable_rename(zst_tmp_, zst_, \"close.after_rename\");\n"
+     "  crash_point(\"close.after_rename_dir_fsync\");\n  remove_if_exists(db_);\n",
+     "  remove_if_exists(db_);\n  durable_rename(zst_tmp_, zst_, \"close.after_rename\");\n"
+     "  crash_point(\"close.after_rename_dir_fsync\");\n", CLOSE),
     ("issue16.resume-without-temp-file", "close/resume order", "store_files.cpp",
-     "    decompress_file(zst_, db_tmp_, 0644);\n    crash_point(\"resume.after_tmp_fsync\");\n"
-     "    durable_rename(db_tmp_, db_, \"resume.after_rename\");\n",
-     "    decompress_file(zst_, db_, 0644);\n    crash_point(\"resume.after_tmp_fsync\");\n", CLOSE),
+     "    decompress_file(zst_, db_tmp_, 0644);\n    try {\n      check_whole_database(db_tmp_, zst_);\n",
+     "    decompress_file(zst_, db_, 0644);\n    try {\n      check_whole_database(db_, zst_);\n", CLOSE),
     ("issue16.compress-failed-file", "close/resume order", "logger.cpp",
      "    if (!store->finished()) continue;  // its writes failed: leave the .db as it is\n",
      "", CLOSE),
@@ -340,28 +344,74 @@ def test_paths(tests: Sequence[str]) -> List[str]:
     return paths
 
 
+# Tests that killed earlier mutants, per mutated file (most recent first): a
+# mutant is tried against them before its region's whole list, since a test
+# that caught one bug in a function usually catches its neighbours. Killed
+# mutants then cost one short pytest run; only survivors run everything.
+KILLERS: Dict[str, List[str]] = {}
+MAX_KILLERS = 6
+
+
+def remember_killer(m: Mutant, detail: str) -> None:
+    node = _node_id(detail)
+    if node:
+        known = KILLERS.setdefault(m.file.as_posix(), [])
+        if node in known:
+            known.remove(node)
+        known.insert(0, node)
+
+
+def _node_id(detail: str) -> str:
+    """The test id (relative to TESTS_DIR) in a "FAILED path::name - why" line."""
+    if not detail.startswith(("FAILED ", "ERROR ")):
+        return ""
+    node = detail.split(" ", 1)[1].split(" - ")[0].strip()
+    path, _, rest = node.partition("::")
+    try:
+        rel = (WORK / path).resolve().relative_to(TESTS_DIR)
+    except ValueError:
+        return ""
+    return f"{rel.as_posix()}::{rest}" if rest else ""
+
+
+def pytest(m: Mutant, tests: Sequence[str]) -> Tuple[bool, str]:
+    env = dict(os.environ, PYTHONPATH=str(SITE))
+    cmd = [str(REPO / ".venv" / "bin" / "python"), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+           "--timeout=240", "-rfE", "--rootdir", str(TESTS_DIR), "-c", str(TESTS_DIR / "pyproject.toml"),
+           *tests]
+    done = run(cmd, PER_MUTANT_TIMEOUT, cwd=str(WORK), env=env)
+    if done.returncode == 0:
+        return True, ""
+    if done.returncode == 4 and "not found" in done.stdout + done.stderr:
+        return True, ""  # a remembered test id that no longer exists (parametrisation changed)
+    if done.returncode != 1:  # not "tests failed": a usage or collection error is no kill
+        raise SystemExit(f"mutation: pytest exited {done.returncode} for {m.id}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    return False, _last_failure(done.stdout)
+
+
 def run_tests(m: Mutant) -> Tuple[bool, str]:
     """True when every covering test passes (the mutant survived)."""
     if m.cpp_tests:
         done = run(["ctest", "--output-on-failure", "--stop-on-failure"], 600, cwd=BUILD)
         if done.returncode:
             return False, "C++ unit tests: " + _last_failure(done.stdout)
-    env = dict(os.environ, PYTHONPATH=str(SITE))
-    cmd = [str(REPO / ".venv" / "bin" / "python"), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-           "--timeout=240", "--rootdir", str(TESTS_DIR), "-c", str(TESTS_DIR / "pyproject.toml"),
-           *test_paths(m.tests)]
-    done = run(cmd, PER_MUTANT_TIMEOUT, cwd=str(WORK), env=env)
-    if done.returncode == 0:
-        return True, ""
-    if done.returncode != 1:  # not "tests failed": a usage or collection error is no kill
-        raise SystemExit(f"mutation: pytest exited {done.returncode} for {m.id}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
-    return False, _last_failure(done.stdout)
+    paths = test_paths(m.tests)
+    killers = [str(TESTS_DIR / k) for k in KILLERS.get(m.file.as_posix(), [])[:MAX_KILLERS]]
+    if killers and m.id != "baseline":
+        survived, detail = pytest(m, killers)
+        if not survived:
+            return False, detail
+    survived, detail = pytest(m, paths)
+    return survived, detail
 
 
 def _last_failure(out: str) -> str:
     for line in out.splitlines():
-        if line.startswith(("FAILED", "ERROR")) or "Failed" in line:
-            return line.strip()[:160]
+        if line.startswith(("FAILED", "ERROR")):
+            return line.strip()[:300]
+    for line in out.splitlines():
+        if "Failed" in line:
+            return line.strip()[:300]
     return out.strip().splitlines()[-1][:160] if out.strip() else ""
 
 
@@ -453,6 +503,9 @@ def main() -> int:
                     help="skip running the covering tests once without mutants (when the suite just passed)")
     ap.add_argument("--merge", nargs="*", type=Path, default=None,
                     help="write docs/MUTATION_RESULTS.md from the results.json of these --work directories")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the results already in --work/results.json and run only the other mutants "
+                         "(an interrupted run goes on where it stopped)")
     ap.add_argument("--tests-dir", type=Path, default=REPO,
                     help="checkout whose tests/ run (default: this one); its missing test files are left out")
     args = ap.parse_args()
@@ -482,6 +535,21 @@ def main() -> int:
     mutants = mutants[k::n_shards]
     if n_shards > 1:
         args.no_report = True  # each shard writes results.json; --merge writes the report
+    earlier: List[Mutant] = []
+    if args.resume and (WORK / "results.json").exists():
+        import json
+
+        current = {m.id: m for m in mutants}
+        for row in json.loads((WORK / "results.json").read_text())["mutants"]:
+            m = current.get(row["id"])
+            # Same mutation on the same text only: a moved or edited line is run again.
+            if m is not None and row["old"] == m.old and row["new"] == m.new and row["status"]:
+                m.status, m.seconds, m.detail = row["status"], row["seconds"], row["detail"]
+                earlier.append(m)
+                if m.status == "killed":
+                    remember_killer(m, m.detail)
+        mutants = [m for m in mutants if m not in earlier]
+        print(f"mutation: {len(earlier)} results kept, {len(mutants)} to run", flush=True)
     if TESTS_DIR == REPO and not args.no_baseline:
         baseline([t for m in mutants for t in m.tests])
     # (another checkout's suite is only a reference: its flaky tests are its own)
@@ -497,6 +565,8 @@ def main() -> int:
                 try:
                     survived, m.detail = run_tests(m)
                     m.status = "survived" if survived else "killed"
+                    if not survived:
+                        remember_killer(m, m.detail)
                 except subprocess.TimeoutExpired:
                     m.status, m.detail = "timeout", f"no result within {PER_MUTANT_TIMEOUT} s (a hang counts as killed)"
         finally:
@@ -505,11 +575,12 @@ def main() -> int:
                 stage_python()
         m.seconds = time.monotonic() - start
         print(f"[{n}/{len(mutants)}] {m.status:9s} {m.seconds:5.0f}s {m.id}", flush=True)
-        save_json(mutants[:n], time.monotonic() - t0, len(mutants))  # an interrupted run keeps what it found
+        # an interrupted run keeps what it found
+        save_json(earlier + mutants[:n], time.monotonic() - t0, len(earlier) + len(mutants))
         if not args.no_report:
-            report(mutants[:n], time.monotonic() - t0, total=len(mutants))
+            report(earlier + mutants[:n], time.monotonic() - t0, total=len(earlier) + len(mutants))
     build()  # leave the copy built without mutants
-    killed, scored = report(mutants, time.monotonic() - t0) if not args.no_report else (0, 0)
+    killed, scored = report(earlier + mutants, time.monotonic() - t0) if not args.no_report else (0, 0)
     if scored:
         print(f"mutation score: {killed}/{scored} = {100.0 * killed / scored:.1f}% (docs/MUTATION_RESULTS.md)")
     return 0
