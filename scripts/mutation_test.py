@@ -142,6 +142,8 @@ class Mutant:
 
 # (id, area, file, old text, new text, tests): each one a bug a reviewer put into
 # the core once and the suite did not notice.
+_RESUME_TAIL = ("    } catch (...) {  // a partial or wrong copy: gone, the .db.zst untouched\n"
+                "      remove_if_exists(db_tmp_);\n      throw;\n    }\n    crash_point(\"resume.after_tmp_fsync\");\n")
 NAMED = [
     ("issue16.close-remove-before-rename", "close/resume order", "store_files.cpp",
      "  durable_rename(zst_tmp_, zst_, \"close.after_rename\");\n"
@@ -149,8 +151,9 @@ NAMED = [
      "  remove_if_exists(db_);\n  durable_rename(zst_tmp_, zst_, \"close.after_rename\");\n"
      "  crash_point(\"close.after_rename_dir_fsync\");\n", CLOSE),
     ("issue16.resume-without-temp-file", "close/resume order", "store_files.cpp",
-     "    decompress_file(zst_, db_tmp_, 0644);\n    try {\n      check_whole_database(db_tmp_, zst_);\n",
-     "    decompress_file(zst_, db_, 0644);\n    try {\n      check_whole_database(db_, zst_);\n", CLOSE),
+     "      decompress_file(zst_, db_tmp_, 0644);\n      check_whole_database(db_tmp_, zst_);\n" + _RESUME_TAIL
+     + "    durable_rename(db_tmp_, db_, \"resume.after_rename\");\n",
+     "      decompress_file(zst_, db_, 0644);\n      check_whole_database(db_, zst_);\n" + _RESUME_TAIL, CLOSE),
     ("issue16.compress-failed-file", "close/resume order", "logger.cpp",
      "    if (!store->finished()) continue;  // its writes failed: leave the .db as it is\n",
      "", CLOSE),
@@ -539,11 +542,13 @@ def main() -> int:
     if args.resume and (WORK / "results.json").exists():
         import json
 
-        current = {m.id: m for m in mutants}
+        # A result is kept for the same mutation of the same text in the same
+        # file: lines that only moved (code added above them) keep it, an
+        # edited line is run again.
+        current = {(m.file.as_posix(), m.old, m.new): m for m in mutants}
         for row in json.loads((WORK / "results.json").read_text())["mutants"]:
-            m = current.get(row["id"])
-            # Same mutation on the same text only: a moved or edited line is run again.
-            if m is not None and row["old"] == m.old and row["new"] == m.new and row["status"]:
+            m = current.get((row["file"], row["old"], row["new"]))
+            if m is not None and m not in earlier and row["status"]:
                 m.status, m.seconds, m.detail = row["status"], row["seconds"], row["detail"]
                 earlier.append(m)
                 if m.status == "killed":

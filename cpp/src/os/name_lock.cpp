@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "array_logger/errors.hpp"
+#include "os/fail_point.hpp"
 
 namespace array_logger::detail {
 
@@ -18,7 +19,7 @@ NameLock::NameLock(const std::filesystem::path& root, const std::string& name)
   // and try again on the new file.
   for (;;) {
     Fd fd = open_file(path_, O_RDWR | O_CREAT, 0644);
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (fail_injected("flock") || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
       if (errno == EWOULDBLOCK)
         throw StateError("Array '" + name + "' is being written by another logger (another process, or an "
                          "open Logger in this one) under " + root.string() + "; close that one first");

@@ -3,6 +3,7 @@
 #include "array_logger/errors.hpp"
 #include "format/schema.hpp"
 #include "os/crash_point.hpp"
+#include "os/fail_point.hpp"
 #include "write/record_ring.hpp"
 #include "write/store_database.hpp"
 
@@ -94,6 +95,7 @@ ArrayStore::Clock::time_point ArrayStore::commit_deadline() const noexcept {
 void ArrayStore::commit() {
   if (!txn_) return;
   crash_point("commit.before");
+  if (const int rc = injected_failure("sqlite.commit")) db_.fail(rc, "COMMIT");  // tests only
   txn_->commit();
   crash_point("commit.after");
   txn_.reset();

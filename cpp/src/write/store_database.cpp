@@ -3,6 +3,7 @@
 #include "array_logger/errors.hpp"
 #include "array_logger/meta.hpp"
 #include "format/schema.hpp"
+#include "os/fail_point.hpp"
 #include "sqlite/transaction.hpp"
 
 namespace array_logger::detail {
@@ -77,6 +78,7 @@ StoreDatabase open_store_database(const std::filesystem::path& db_path, const st
   StoreDatabase s{Database(db_path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            db_path.string()),
                   kFormatCurrent, options.shuffle_zstd};
+  if (const int rc = injected_failure("sqlite.open")) s.db.fail(rc, "cannot open");  // tests only
   if (s.db.has_table("meta") || s.db.has_table("array_log"))
     check_existing(s, db_path, name, spec);
   else
