@@ -393,17 +393,19 @@ def pytest(m: Mutant, tests: Sequence[str]) -> Tuple[bool, str]:
 
 
 def run_tests(m: Mutant) -> Tuple[bool, str]:
-    """True when every covering test passes (the mutant survived)."""
-    if m.cpp_tests:
-        done = run(["ctest", "--output-on-failure", "--stop-on-failure"], 600, cwd=BUILD)
-        if done.returncode:
-            return False, "C++ unit tests: " + _last_failure(done.stdout)
+    """True when every covering test passes (the mutant survived). The tests
+    that killed a neighbour first (one short run), then the C++ unit tests,
+    then the region's whole list."""
     paths = test_paths(m.tests)
     killers = [str(TESTS_DIR / k) for k in KILLERS.get(m.file.as_posix(), [])[:MAX_KILLERS]]
     if killers and m.id != "baseline":
         survived, detail = pytest(m, killers)
         if not survived:
             return False, detail
+    if m.cpp_tests:
+        done = run(["ctest", "--output-on-failure", "--stop-on-failure"], 600, cwd=BUILD)
+        if done.returncode:
+            return False, "C++ unit tests: " + _last_failure(done.stdout)
     survived, detail = pytest(m, paths)
     return survived, detail
 
