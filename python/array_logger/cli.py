@@ -38,8 +38,8 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, (list, tuple)):
         return [_jsonable(v) for v in x]
     if isinstance(x, np.ndarray):
-        if x.dtype.kind == "c":
-            x = x.view(f"<f{x.dtype.itemsize // 2}").reshape(x.shape + (2,))
+        if x.dtype.kind == "c":  # (re, im) pairs; through 1-d, as a 0-d array cannot change its itemsize
+            x = np.ascontiguousarray(x).reshape(-1).view(f"<f{x.dtype.itemsize // 2}").reshape(x.shape + (2,))
         return _jsonable(x.tolist())
     if isinstance(x, np.generic):
         return _jsonable(x.item())
@@ -74,11 +74,11 @@ def _cell(v: Any) -> str:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
+    for unit in ("B", "KiB", "MiB"):
+        if n < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
-    return str(n)
+    return f"{n:.1f} GiB"
 
 
 def _ranges_text(ranges: Dict[str, Dict[str, Any]]) -> str:
