@@ -134,7 +134,9 @@ def test_a_failed_call_of_close_raises_and_keeps_every_row(tmp_path: Path, mode:
 # --- register: opening, locking, resuming --------------------------------------------------------
 
 def test_a_failed_open_or_lock_at_register_raises_and_the_name_can_be_registered_again(tmp_path: Path) -> None:
-    for fail_at, err, text in [("open=EACCES", errno.EACCES, ".x.lock"), ("flock=ENOLCK", errno.ENOLCK, ".x.lock")]:
+    # the first open of a run is that of the root's lock file; "lock" is the name's byte lock in it
+    for fail_at, err, text in [("open=EACCES", errno.EACCES, ".array_logger.lock"),
+                               ("lock=ENOLCK", errno.ENOLCK, ".array_logger.lock")]:
         root = tmp_path / fail_at.split("=")[0]
         errors = run_child(root, fail_at.replace("ENOLCK", str(errno.ENOLCK)))
         only_error(errors, "register", "StorageError", err, text)
@@ -256,5 +258,5 @@ def test_every_fail_point_of_the_core_is_driven_by_a_test() -> None:
         names |= set(re.findall(r'(?:fail_injected|injected_failure)\("([\w.]+)"\)', text))
     names.discard("call")  # the definitions themselves
     tested = {c.split(":")[0] for c, *_ in CLOSE_FAILURES + RESUME_FAILURES}
-    tested |= {"open", "flock", "sqlite.open", "sqlite.commit", "pread"}
+    tested |= {"open", "lock", "sqlite.open", "sqlite.commit", "pread"}
     assert names == tested | {"pwrite"}, (sorted(names - tested), sorted(tested - names))

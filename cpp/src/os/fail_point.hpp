@@ -13,7 +13,7 @@
 // surface as its typed exception with no logged row lost.
 //
 // The calls: open, read, write, pread, pwrite, fstat, fsync, rename, unlink,
-// flock, sqlite.open, sqlite.commit (tests/test_fail_points.py checks that
+// lock (a name's lock), sqlite.open, sqlite.commit (tests/test_fail_points.py checks that
 // each one in cpp/src is driven by a test). Without the variable a fail point
 // costs one comparison against null.
 #pragma once

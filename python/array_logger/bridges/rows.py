@@ -99,6 +99,11 @@ def check_batch_rows(batch_rows: Optional[int], shape: Sequence[int], dtype: np.
     return int(batch_rows)
 
 
+def merge_kinds(a: Optional[str], b: str) -> str:
+    """The kind of a column made of a column of kind ``a`` followed by one of kind ``b``."""
+    return b if a is None or a == b else "mixed"
+
+
 def repr_column(values: np.ndarray) -> np.ndarray:
     """A mixed key column as an object array of each value's ``repr()``."""
     out = np.empty(len(values), dtype=object)
