@@ -478,6 +478,19 @@ def save_json(mutants: List[Mutant], seconds: float, total: int) -> None:
     (WORK / "results.json").write_text(json.dumps({"seconds": seconds, "total": total, "mutants": rows}, indent=1))
 
 
+def done_elsewhere(works: Sequence[Path]) -> set:
+    """Ids of the mutants with a result in the results.json of these --work directories."""
+    import json
+
+    ids = set()
+    for w in works:
+        try:
+            ids |= {row["id"] for row in json.loads((w / "results.json").read_text())["mutants"] if row["status"]}
+        except (OSError, ValueError):  # not written yet, or being rewritten: nothing to skip this time
+            continue
+    return ids
+
+
 def merge(works: Sequence[Path]) -> int:
     import json
 
@@ -487,8 +500,12 @@ def merge(works: Sequence[Path]) -> int:
         data = json.loads((w / "results.json").read_text())
         seconds, total = max(seconds, data["seconds"]), total + data["total"]
         for row in data["mutants"]:
+            if not row["status"] or any(m.id == row["id"] for m in mutants):
+                continue  # two runs of one shard (--reverse) met: the first result counts
             row["file"], row["tests"] = Path(row["file"]), tuple(row["tests"])
             mutants.append(Mutant(**row))
+    set_work(works[0].resolve())
+    total = len(generate())  # the whole sample (shards run twice, --reverse, would count twice)
     order = {mid: i for i, (mid, *_rest) in enumerate(NAMED)}
     mutants.sort(key=lambda m: (m.id not in order, order.get(m.id, 0), m.area, m.id))
     killed, scored = report(mutants, seconds, total=total)
@@ -511,6 +528,11 @@ def main() -> int:
     ap.add_argument("--resume", action="store_true",
                     help="keep the results already in --work/results.json and run only the other mutants "
                          "(an interrupted run goes on where it stopped)")
+    ap.add_argument("--reverse", action="store_true",
+                    help="run the shard's mutants last first: a second run of the same shard from the other end")
+    ap.add_argument("--skip-done-in", nargs="*", type=Path, default=[],
+                    help="--work directories of runs going on at the same time: a mutant one of them has a "
+                         "result for is skipped (two runs of one shard meet in the middle)")
     ap.add_argument("--tests-dir", type=Path, default=REPO,
                     help="checkout whose tests/ run (default: this one); its missing test files are left out")
     args = ap.parse_args()
@@ -538,6 +560,8 @@ def main() -> int:
         mutants = [m for m in mutants if any(m.id.startswith(p) for p in args.only)]
     k, n_shards = map(int, args.shard.split("/"))
     mutants = mutants[k::n_shards]
+    if args.reverse:
+        mutants.reverse()
     if n_shards > 1:
         args.no_report = True  # each shard writes results.json; --merge writes the report
     earlier: List[Mutant] = []
@@ -561,6 +585,10 @@ def main() -> int:
         baseline([t for m in mutants for t in m.tests])
     # (another checkout's suite is only a reference: its flaky tests are its own)
     for n, m in enumerate(mutants, 1):
+        if m.id in done_elsewhere(args.skip_done_in):
+            m.status, m.detail = "", "run by another shard"
+            print(f"[{n}/{len(mutants)}] skipped: {m.id} has a result in another run", flush=True)
+            continue
         start = time.monotonic()
         original = apply(m)
         try:
@@ -583,11 +611,13 @@ def main() -> int:
         m.seconds = time.monotonic() - start
         print(f"[{n}/{len(mutants)}] {m.status:9s} {m.seconds:5.0f}s {m.id}", flush=True)
         # an interrupted run keeps what it found
-        save_json(earlier + mutants[:n], time.monotonic() - t0, len(earlier) + len(mutants))
+        ran = [x for x in mutants[:n] if x.status]
+        save_json(earlier + ran, time.monotonic() - t0, len(earlier) + len(mutants))
         if not args.no_report:
-            report(earlier + mutants[:n], time.monotonic() - t0, total=len(earlier) + len(mutants))
+            report(earlier + ran, time.monotonic() - t0, total=len(earlier) + len(mutants))
     build()  # leave the copy built without mutants
-    killed, scored = report(earlier + mutants, time.monotonic() - t0) if not args.no_report else (0, 0)
+    killed, scored = report(earlier + [m for m in mutants if m.status], time.monotonic() - t0) \
+        if not args.no_report else (0, 0)
     if scored:
         print(f"mutation score: {killed}/{scored} = {100.0 * killed / scored:.1f}% (docs/MUTATION_RESULTS.md)")
     return 0
