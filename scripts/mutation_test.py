@@ -296,9 +296,15 @@ def prepare() -> None:
     if SRC.exists():
         shutil.rmtree(SRC)
     SRC.mkdir(parents=True)
+    # Copies stamped now (shutil.copy, not copy2): an object left compiled
+    # from a mutant by an interrupted run is older than its fresh source, so
+    # the build below recompiles it (ccache makes the unchanged ones cheap).
     for item in ("cpp", "python", "cmake", "CMakeLists.txt", "pyproject.toml", "tests"):
         src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, SRC / item)
+        if src.is_dir():
+            shutil.copytree(src, SRC / item, copy_function=shutil.copy)
+        else:
+            shutil.copy(src, SRC / item)
     py = REPO / ".venv" / "bin" / "python"
     cmakedir = run([str(py), "-m", "pybind11", "--cmakedir"], 60).stdout.strip()
     done = run(["cmake", "-S", str(SRC), "-B", str(BUILD), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
@@ -536,6 +542,10 @@ def main() -> int:
     ap.add_argument("--tests-dir", type=Path, default=REPO,
                     help="checkout whose tests/ run (default: this one); its missing test files are left out")
     args = ap.parse_args()
+    import signal
+
+    # A stopped run (kill PID) still restores the mutated file (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     global TESTS_DIR
     TESTS_DIR = args.tests_dir.resolve()
     set_work(args.work.resolve())

@@ -96,3 +96,12 @@ TEST_CASE("byte shuffle is invertible") {
   byte_unshuffle(mid, 4, out);
   CHECK(out == in);
 }
+
+TEST_CASE("dtype strings: name, type string, and the type string without or with a native byte order") {
+  // Files of other writers spell a dtype as numpy may print it: "float32",
+  // "<f4", "f4", "=f4", "|u1", "u1". A big-endian or unknown one is refused.
+  for (const char* text : {"float32", "<f4", "f4", "=f4"}) CHECK(find_dtype(text) == &dtype_from_string("float32"));
+  for (const char* text : {"uint8", "|u1", "u1", "=u1"}) CHECK(find_dtype(text) == &dtype_from_string("uint8"));
+  for (const char* text : {"c16", "=c16", "<c16"}) CHECK(find_dtype(text) == &dtype_from_string("complex128"));
+  for (const char* text : {">f4", "4", "16", "f", "", "float128"}) CHECK(find_dtype(text) == nullptr);
+}
