@@ -70,14 +70,15 @@ COMMIT = ("tests/test_commit_groups.py", "tests/test_crash_points.py::test_kill_
           "tests/test_durability.py::test_kill_9_right_after_flush_keeps_every_flushed_row",
           "tests/test_durability.py::test_commit_threshold_seconds_commits_without_flush",
           "tests/test_durability.py::test_commit_threshold_rows_commits_without_flush")
-CLOSE = ("tests/test_crash_points.py", "tests/test_syscall_order.py", "tests/test_failure_paths.py",
+CLOSE = ("tests/test_crash_points.py", "tests/test_syscall_order.py", "tests/test_fail_points.py",
+         "tests/test_failure_paths.py",
          "tests/test_durability.py::test_stray_tmp_files_are_ignored_by_the_reader_and_removed_by_register",
          "tests/test_durability.py::test_both_db_and_db_zst_left_by_a_crash",
          "tests/test_durability.py::test_exit_without_close_commits_everything", "tests/test_errors.py")
 CODEC = ("tests/test_stored_values_exact.py", "tests/test_failure_paths.py", "tests/test_format_doc.py",
          "tests/test_format1_compat.py", "tests/test_inputs.py", "tests/test_reader.py", "tests/test_hostile_files.py")
 SEGMENTED = ("tests/test_close_compression.py", "tests/test_crash_points.py::test_kill_at_every_step_of_close",
-             "tests/test_faults.py")
+             "tests/test_fail_points.py", "tests/test_faults.py")
 WHERE = ("tests/test_failure_paths.py", "tests/test_reader.py")
 KEYS = ("tests/test_stored_values_exact.py", "tests/test_inputs.py", "tests/test_errors.py",
         "tests/test_reader.py")
