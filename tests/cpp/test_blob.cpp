@@ -85,6 +85,20 @@ TEST_CASE("hostile headers are rejected with CorruptFile, never trusted") {
     good[7] = std::byte{0xFF};
     CHECK_THROWS_AS(decode_blob_header(good), CorruptFile);
   }
+  // A filtered blob (flags bit 0) has no payload size to check against its
+  // shape, so the header size alone must be refused when it is not a
+  // multiple of 8 or runs past the blob.
+  SUBCASE("filtered: header size not a multiple of 8") {
+    good[4] = std::byte{1};
+    good[6] = std::byte{30};
+    CHECK_THROWS_WITH_AS(decode_blob_header(good), "blob header size 30 is inconsistent", CorruptFile);
+  }
+  SUBCASE("filtered: header size past the blob") {
+    good[4] = std::byte{1};
+    good[6] = std::byte{0xF8};
+    good[7] = std::byte{0xFF};
+    CHECK_THROWS_WITH_AS(decode_blob_header(good), "blob header size 65528 is inconsistent", CorruptFile);
+  }
 }
 
 TEST_CASE("byte shuffle is invertible") {
