@@ -18,7 +18,8 @@ import json
 from typing import Any, Dict
 
 from . import _core
-from ._api import close, flush, get_logger, init, log, log_many, register
+from ._api import checkpoint, close, flush, get_logger, init, log, log_many, register
+from ._checkpoint import Checkpoint, resume
 from ._core import (
     ArrayLoggerError,
     CorruptFileError,
@@ -43,6 +44,7 @@ __all__ = [
     "ArrayLoggerError",
     "ArrayReader",
     "Batch",
+    "Checkpoint",
     "CorruptFileError",
     "Logger",
     "MetaMismatchError",
@@ -51,6 +53,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "build_info",
+    "checkpoint",
     "close",
     "flush",
     "get_logger",
@@ -59,4 +62,5 @@ __all__ = [
     "log_many",
     "open_reader",
     "register",
+    "resume",
 ]
