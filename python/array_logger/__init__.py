@@ -29,6 +29,8 @@ from ._core import (
 )
 from ._logger import Logger
 from ._reader import ArrayReader, Batch, open_reader
+from ._run_status import read_runs
+from .dataset import Dataset, open_dataset
 
 __version__: str = _core.__version__
 
@@ -43,6 +45,7 @@ __all__ = [
     "ArrayLoggerError",
     "ArrayReader",
     "Batch",
+    "Dataset",
     "CorruptFileError",
     "Logger",
     "MetaMismatchError",
@@ -57,6 +60,8 @@ __all__ = [
     "init",
     "log",
     "log_many",
+    "open_dataset",
     "open_reader",
+    "read_runs",
     "register",
 ]

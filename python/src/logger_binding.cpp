@@ -72,7 +72,8 @@ PyLogger::~PyLogger() { forget_logger(this); }
 void PyLogger::register_array(const std::string& name, const std::vector<std::string>& keys,
                               const std::vector<std::int64_t>& shape, const std::string& dtype,
                               std::uint64_t commit_threshold_rows, double commit_threshold_seconds,
-                              const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr) {
+                              const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr,
+                              const std::string& shard) {
   ArraySpec spec;
   spec.keys = keys;
   spec.shape = shape;
@@ -83,6 +84,7 @@ void PyLogger::register_array(const std::string& name, const std::vector<std::st
   ro.user_metadata = user_metadata;
   ro.shuffle_zstd = shuffle_zstd;
   ro.keys_repr = keys_repr;
+  ro.shard = shard;
   Logger::StreamId id;
   {
     py::gil_scoped_release nogil;  // may decompress a .db.zst
@@ -209,7 +211,8 @@ void bind_logger(py::module_& m) {
            py::arg("compression_mode") = "adaptive")
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
-           py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "")
+           py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "",
+           py::arg("shard") = "")
       .def("log_many", &PyLogger::log_many, py::arg("name"), py::arg("key_values"), py::arg("arrays"))
       .def("flush", &PyLogger::flush)
       .def("close", &PyLogger::close)

@@ -26,7 +26,8 @@ class PyLogger {
   void register_array(const std::string& name, const std::vector<std::string>& keys,
                       const std::vector<std::int64_t>& shape, const std::string& dtype,
                       std::uint64_t commit_threshold_rows, double commit_threshold_seconds,
-                      const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr);
+                      const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr,
+                      const std::string& shard = {});
   // log(name, key_values, array) and log(name, array, key_values): the
   // mapping is the keys, the other argument the array.
   void log(py::handle name, py::handle a, py::handle b);

@@ -24,7 +24,7 @@ std::string utc_now_iso() {
 }  // namespace
 
 MetaRows new_file_meta(const ArraySpec& spec, const std::string& keys_text, bool shuffle_zstd,
-                       const std::string& user_metadata) {
+                       const std::string& user_metadata, const std::string& shard) {
   MetaRows rows = {
       {"shape", shape_repr(spec.shape)},
       {"dtype", std::string(spec.dtype->name)},
@@ -37,6 +37,7 @@ MetaRows new_file_meta(const ArraySpec& spec, const std::string& keys_text, bool
       {"created_at", utc_now_iso()},
   };
   if (!user_metadata.empty()) rows.emplace_back("user_metadata", user_metadata);
+  if (!shard.empty()) rows.emplace_back("shard", shard);
   return rows;
 }
 

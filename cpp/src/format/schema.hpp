@@ -16,9 +16,10 @@ namespace array_logger::detail {
 using MetaRows = std::vector<std::pair<std::string, std::string>>;
 
 // The meta rows of a new format-2 file. `keys_text` is the `keys` row
-// verbatim (Python's repr of the key list).
+// verbatim (Python's repr of the key list); `shard` (may be empty) the
+// shard id of a sharded name's file.
 MetaRows new_file_meta(const ArraySpec& spec, const std::string& keys_text, bool shuffle_zstd,
-                       const std::string& user_metadata);
+                       const std::string& user_metadata, const std::string& shard = {});
 // Creates both tables and fills `meta` (inside the caller's transaction).
 void create_tables(Database& db, const std::vector<std::string>& keys, const MetaRows& meta);
 

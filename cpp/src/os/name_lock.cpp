@@ -18,7 +18,13 @@ NameLock::NameLock(const std::filesystem::path& root, const std::string& name)
   // and try again on the new file.
   for (;;) {
     Fd fd = open_file(path_, O_RDWR | O_CREAT, 0644);
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    int rc = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+    // A reader's probe (name_lock_held) holds a shared lock for a moment.
+    for (int retry = 0; rc != 0 && errno == EWOULDBLOCK && retry < 20; ++retry) {
+      ::usleep(500);
+      rc = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+    }
+    if (rc != 0) {
       if (errno == EWOULDBLOCK)
         throw StateError("Array '" + name + "' is being written by another logger (another process, or an "
                          "open Logger in this one) under " + root.string() + "; close that one first");
@@ -31,6 +37,22 @@ NameLock::NameLock(const std::filesystem::path& root, const std::string& name)
       return;
     }
   }
+}
+
+bool name_lock_held(const std::filesystem::path& root, const std::string& name) {
+  const std::filesystem::path path = root / ("." + name + ".lock");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return false;  // removed by the holder at release
+    throw_errno("cannot open " + path.string(), errno);
+  }
+  Fd guard(fd);
+  if (::flock(fd, LOCK_SH | LOCK_NB) == 0) {
+    ::flock(fd, LOCK_UN);
+    return false;  // left behind by a killed writer: nobody holds it
+  }
+  if (errno == EWOULDBLOCK) return true;
+  throw_errno("cannot test the lock " + path.string(), errno);
 }
 
 NameLock::~NameLock() {

@@ -24,4 +24,11 @@ class NameLock {
   Fd fd_;
 };
 
+// Whether some logger (any process) holds `name` under `root` right now,
+// without taking it. Readers ask this to tell a live writer from a finished
+// or killed one (follow(), run status). With flock(2) the test is a shared
+// lock taken and dropped at once: a register racing it within those
+// microseconds retries (see NameLock), so it never fails because of it.
+bool name_lock_held(const std::filesystem::path& root, const std::string& name);
+
 }  // namespace array_logger::detail

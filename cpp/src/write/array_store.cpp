@@ -4,6 +4,8 @@
 #include "format/schema.hpp"
 #include "os/crash_point.hpp"
 #include "write/record_ring.hpp"
+#include "write/shard_dir.hpp"
+#include "array_logger/meta.hpp"
 #include "write/store_database.hpp"
 
 namespace array_logger::detail {
@@ -28,9 +30,12 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
                        const RegisterOptions& options, Synchronous sync)
     : name_(std::move(name)),
       options_(options),
-      files_(root, validated(name_, spec, options_)),
+      files_(store_dir(root, validated(name_, spec, options_), options_.shard), file_stem(name_, options_.shard)),
       nkeys_(spec.keys.size()) {
   try {
+    if (!options_.shard.empty())
+      check_shard_spec(files_.db().parent_path(), name_, options_.shard, spec,
+                       options_.keys_repr.empty() ? keys_repr(spec.keys) : options_.keys_repr);
     StoreDatabase opened = open_store_database(files_.db(), name_, spec, options_, sync);
     db_ = std::move(opened.db);
     options_.shuffle_zstd = opened.shuffle_zstd;

@@ -60,7 +60,7 @@ void create_or_check(StoreDatabase& s, const std::filesystem::path& path, const 
     Transaction txn(s.db, Transaction::Mode::Immediate);
     // A concurrent process may have created the schema meanwhile.
     if (!s.db.has_table("meta")) {
-      create_tables(s.db, spec.keys, new_file_meta(spec, keys_text, options.shuffle_zstd, options.user_metadata));
+      create_tables(s.db, spec.keys, new_file_meta(spec, keys_text, options.shuffle_zstd, options.user_metadata, options.shard));
       txn.commit();
       s.format_version = kFormatCurrent;
       s.shuffle_zstd = options.shuffle_zstd;
