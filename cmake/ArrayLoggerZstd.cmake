@@ -86,9 +86,15 @@ if(NOT TARGET array_logger::zstd)
     INTERFACE_LINK_LIBRARIES Threads::Threads)
   # libzstd.a marks its API visibility("default"); keep those symbols out of
   # the dynamic symbol table of the shared objects (Python module) we build.
-  get_filename_component(_al_zstd_libname "${ARRAY_LOGGER_ZSTD_LIBRARY}" NAME)
-  set_property(TARGET array_logger::zstd PROPERTY INTERFACE_LINK_OPTIONS
-    "$<$<PLATFORM_ID:Linux>:LINKER:--exclude-libs,${_al_zstd_libname}>")
+  # (zig's linker driver has no --exclude-libs; the module's version script
+  # does this job there, see python/CMakeLists.txt.)
+  include(CheckLinkerFlag)
+  check_linker_flag(C "LINKER:--exclude-libs,ALL" ARRAY_LOGGER_LINKER_HAS_EXCLUDE_LIBS)
+  if(ARRAY_LOGGER_LINKER_HAS_EXCLUDE_LIBS)
+    get_filename_component(_al_zstd_libname "${ARRAY_LOGGER_ZSTD_LIBRARY}" NAME)
+    set_property(TARGET array_logger::zstd PROPERTY INTERFACE_LINK_OPTIONS
+      "$<$<PLATFORM_ID:Linux>:LINKER:--exclude-libs,${_al_zstd_libname}>")
+  endif()
 endif()
 
 message(STATUS "array_logger: zstd ${ARRAY_LOGGER_ZSTD_VERSION} (static: ${ARRAY_LOGGER_ZSTD_LIBRARY})")
