@@ -261,6 +261,11 @@ def test_run_status_of_a_running_writer_and_its_git_commit(tmp_path: Path) -> No
     (run,) = array_logger.read_runs(tmp_path / "logs")
     assert run["status"] == "finished" and run["ended_at"] >= run["started_at"]
     assert os.listdir(tmp_path / "logs" / ".array_logger.runs") == [run["run_id"] + ".json"]  # lock removed
-    with array_logger.Logger(tmp_path / "quiet", compression_level=None, record_run=False) as lg:
+    # an unsharded logger keeps no record unless asked: its root holds only its files, as ever
+    with array_logger.Logger(tmp_path / "quiet", compression_level=None) as lg:
         lg.register("a", keys=["i"], shape=(), dtype="float64")
+        assert lg.run_id is None
     assert os.listdir(tmp_path / "quiet") == ["a.db"]
+    with array_logger.Logger(tmp_path / "asked", compression_level=None, record_run=True) as lg:
+        lg.register("a", keys=["i"], shape=(), dtype="float64")
+    assert [r["run_id"] for r in array_logger.read_runs(tmp_path / "asked")] == [lg.run_id]

@@ -79,9 +79,14 @@ class Logger(_core.Logger):
             :func:`array_logger.open_dataset` (docs/SCALING.md). ``None``
             (default): one file per name, one writer at a time.
         run_metadata: JSON-serialisable mapping stored in this writer's run
-            record (``{root}/.array_logger.runs/``, shown by ``array-logger ls``).
+            record (``{root}/.array_logger.runs/``, shown by ``array-logger ls``);
+            giving it turns the record on.
         record_run: keep that run record (host, pid, start/end, argv,
-            versions, git commit, status); default True.
+            versions, git commit, status running/finished/crashed). Default
+            ``None``: on for a sharded logger (or with ``run_metadata``), off
+            otherwise, so that a root logged the seed library's way holds
+            exactly the files it always held (scripts list roots and open
+            every entry; docs/SCALING.md, "Run status").
 
     Example:
         >>> import numpy as np, array_logger, tempfile
@@ -104,7 +109,7 @@ class Logger(_core.Logger):
         throughput_mode: bool = False,
         shard: Any = None,
         run_metadata: Optional[Mapping[str, Any]] = None,
-        record_run: bool = True,
+        record_run: Optional[bool] = None,
     ) -> None:
         if compression_level is not None and (
             isinstance(compression_level, bool) or not isinstance(compression_level, int)
@@ -123,6 +128,8 @@ class Logger(_core.Logger):
             compression_mode,
         )
         self._pid = os.getpid()
+        if record_run is None:
+            record_run = bool(self._shard) or run_metadata is not None
         if record_run:
             try:
                 self._run = RunRecord(self.root_path, self._shard or None, run_metadata)
@@ -179,7 +186,7 @@ class Logger(_core.Logger):
 
     @property
     def run_id(self) -> Optional[str]:
-        """The id of this writer's run record, or None with ``record_run=False``."""
+        """The id of this writer's run record, or None when it keeps none (``record_run``)."""
         return self._run.run_id if self._run is not None else None
 
     def close(self) -> None:
