@@ -1147,6 +1147,10 @@ def main(argv=None):
     ap.add_argument("--close-section", action="store_true",
                     help="run only issue 9's close cases (C@none, C@22, C1M@22, T; array_logger and "
                          "baseline) and write them as a section of --out (default RESULTS.md)")
+    ap.add_argument("--speed-section", action="store_true",
+                    help="run only issue 11's cases (S, M, L, XL, C@none for every peer but the throughput "
+                         "mode; SCALE: 10M rows, filtered and bulk reads) and write them as a section of --out "
+                         "(default RESULTS.md); see benchmarks/speed_section.py")
     ap.add_argument("--rerender", metavar="REPORT",
                     help="rewrite a report from the JSON lines it contains (no new measurements)")
     args = ap.parse_args(argv)
@@ -1170,7 +1174,12 @@ def main(argv=None):
         peer, wl = args.case
         if peer not in PEERS:
             ap.error(f"unknown peer {peer!r}")
-        res = run_case(peer, wl, args.quick, keep=args.keep)
+        if wl == "SCALE":
+            sys.path.insert(0, HERE)
+            import speed_section
+            res = speed_section.run_scale_case(WORK, args.quick, keep=args.keep)
+        else:
+            res = run_case(peer, wl, args.quick, keep=args.keep)
         if args.json:
             print(json.dumps(res), flush=True)
         else:
@@ -1213,7 +1222,14 @@ def main(argv=None):
     timeout = args.timeout or (300 if args.quick else 3600)
     results = []
     t_all = time.perf_counter()
-    cases = CLOSE_CASES if args.close_section else _cases(run_peers, args.workloads)
+    if args.speed_section:
+        sys.path.insert(0, HERE)
+        import speed_section
+        cases = [c for c in speed_section.SPEED_CASES if c[0] in run_peers]
+    elif args.close_section:
+        cases = CLOSE_CASES
+    else:
+        cases = _cases(run_peers, args.workloads)
     for i, (peer, wl) in enumerate(cases, 1):
         cmd = [sys.executable, os.path.abspath(__file__), "--case", peer, wl, "--json"]
         if args.quick:
@@ -1229,7 +1245,7 @@ def main(argv=None):
                                    + (p.stderr.strip()[-2000:] or "no output"))
             r = json.loads(line)
         except Exception as e:  # record and go on
-            base, count, shape, _, level = case_spec(wl, args.quick)
+            base, count, shape, _, level = case_spec("S" if wl == "SCALE" else wl, args.quick)
             r = {"peer": peer, "workload": wl, "count": count, "shape": list(shape),
                  "level": level, "row_bytes": 4 * int(np.prod(shape)),
                  "error": f"{type(e).__name__}: {e}"}
@@ -1245,7 +1261,9 @@ def main(argv=None):
             print(f"!!! {peer} {wl}: {r.get('error') or 'MISMATCH ' + str(r.get('checksums'))}"
                   f" expected {r.get('expected_checksum')}", file=sys.stderr, flush=True)
     wall = time.perf_counter() - t_all
-    if args.close_section:
+    if args.speed_section:
+        speed_section.write_speed_section(args.out, results, info, wall, speed_section.notes_text(args.out))
+    elif args.close_section:
         write_close_section(args.out, results, info, wall)
     else:
         write_report(args.out, results, info, args, skipped, wall)

@@ -133,16 +133,22 @@ if(_al_sqlite_dir)
       SQLITE_OMIT_DEPRECATED
       SQLITE_OMIT_SHARED_CACHE
       SQLITE_OMIT_LOAD_EXTENSION
-      SQLITE_LIKE_DOESNT_MATCH_BLOBS)
+      SQLITE_LIKE_DOESNT_MATCH_BLOBS
+      # big blobs: whole overflow pages read with one pread() straight into
+      # the caller's buffer (read_all's output array), not via the page cache
+      SQLITE_DIRECT_OVERFLOW_READ)
 
   # What SQLite's own configure would detect; without HAVE_USLEEP the busy
-  # handler sleeps in whole seconds.
+  # handler sleeps in whole seconds, without HAVE_PREAD/HAVE_PWRITE every
+  # page read or written costs an lseek() too.
   if(NOT WIN32)
     include(CheckSymbolExists)
     set(_al_saved_defs "${CMAKE_REQUIRED_DEFINITIONS}")
     set(CMAKE_REQUIRED_DEFINITIONS -D_GNU_SOURCE)
     foreach(_al_chk
         "usleep;unistd.h;HAVE_USLEEP"
+        "pread;unistd.h;HAVE_PREAD"
+        "pwrite;unistd.h;HAVE_PWRITE"
         "fdatasync;unistd.h;HAVE_FDATASYNC"
         "localtime_r;time.h;HAVE_LOCALTIME_R"
         "gmtime_r;time.h;HAVE_GMTIME_R"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -222,8 +223,14 @@ def test_verify_ok_and_damage(run: dict, tmp_path: Path) -> None:
     bad.mkdir()
     shutil.copy(run["logs"] / "q.db", bad / "q.db")
     data = bytearray((bad / "q.db").read_bytes())
-    # overwrite the last page (array blobs) with garbage
-    data[-2048:] = bytes(range(256)) * 8
+    # overwrite the end of the last page of array blobs with garbage: the
+    # page before the first-key index, which close() appends after them
+    con = sqlite3.connect(f"file:{bad / 'q.db'}?mode=ro", uri=True)
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    (index_root,) = con.execute("SELECT rootpage FROM sqlite_master WHERE type = 'index' AND tbl_name = 'array_log'").fetchone()
+    con.close()
+    end = (index_root - 1) * page_size
+    data[end - 2048:end] = bytes(range(256)) * 8
     (bad / "q.db").write_bytes(bytes(data))
     shutil.copy(run["logs"] / "w.db.zst", bad / "w.db.zst")
     zst = bytearray((bad / "w.db.zst").read_bytes())

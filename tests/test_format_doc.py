@@ -90,6 +90,8 @@ def read_by_the_document(path: Path) -> DocFile:
         try:
             tables = {n for (n,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             assert tables == {"meta", "array_log"}
+            indexes = con.execute("SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL "
+                                  "ORDER BY name").fetchall()
             meta = dict(con.execute("SELECT key, value FROM meta"))
             assert all(isinstance(v, str) for v in meta.values())
             fmt = meta.get("format_version", "1")
@@ -108,7 +110,9 @@ def read_by_the_document(path: Path) -> DocFile:
             rows = []
             for *kv, blob in con.execute(f"SELECT {cols}, data FROM array_log ORDER BY rowid"):
                 rows.append((dict(zip(keys, kv)), decode_payload(blob, shape, dtype, fmt), blob))
-            return DocFile(meta, keys, shape, dtype, rows, header_bytes)
+            doc = DocFile(meta, keys, shape, dtype, rows, header_bytes)
+            doc.indexes = indexes
+            return doc
         finally:
             con.close()
     finally:
@@ -122,7 +126,7 @@ def test_document_exists_and_is_versioned() -> None:
     text = doc_text()
     assert re.search(r"\*\*Document version \d+\.\d+\*\*", text)
     for needle in ["ALB1", "format_version", "blob_filter", "shuffle-zstd", ".db.zst", "array_log",
-                   "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", "journal_mode=DELETE",
+                   "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)", "journal_mode=DELETE", "write_journal", "array_log_first_key",
                    "header_size", "u16 LE", "u64 LE", "0600"]:
         assert needle in text, needle
 
@@ -202,6 +206,10 @@ def test_our_files_read_by_the_document(tmp_path: Path, compression) -> None:
         assert f.meta["array_logger_version"] == array_logger.__version__
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", f.meta["created_at"])
         assert f.meta["user_metadata"] == '{"case": "%s", "n": 1}' % name
+        row_bytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+        assert f.meta["write_journal"] == ("rollback" if row_bytes + 64 > 32768 else "wal")
+        # Section 4: the first key's index, and nothing else.
+        assert f.indexes == [("array_log_first_key", f'CREATE INDEX array_log_first_key ON array_log ("{keys[0]}")')]
         # Section 2: closed cleanly -> DELETE journal mode (bytes 18/19 = 1).
         assert f.header_bytes[18:20] == b"\x01\x01"
         # Rows: keys with their types, arrays byte for byte, headers as documented.

@@ -36,6 +36,7 @@ class Logger:
         user_metadata: str,
         shuffle_zstd: bool,
         keys_repr: str = "",
+        journal: str = "auto",
         shard: str = "",
     ) -> None: ...
     def log(self, name: str, key_values: Any = None, array: Any = None) -> None: ...

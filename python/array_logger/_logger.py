@@ -151,6 +151,7 @@ class Logger(_core.Logger):
         *,
         metadata: Optional[Mapping[str, Any]] = None,
         shuffle_zstd: bool = False,
+        journal: str = "auto",
     ) -> None:
         """Declares an array name: its key names, shape and dtype.
 
@@ -159,6 +160,10 @@ class Logger(_core.Logger):
         ``ValueError``, otherwise). ``metadata`` (JSON-serialisable) is stored
         in the file's meta table. ``shuffle_zstd`` stores each array
         byte-shuffled and zstd-compressed (smaller files for smooth float data).
+        ``journal`` (``"auto"``, ``"wal"``, ``"rollback"``) chooses how a new
+        file is journaled while written (docs/DESIGN.md, "Journal modes");
+        ``"auto"`` takes a rollback journal for rows over 32 KiB. A resumed
+        file keeps the mode it was created with.
         """
         if not isinstance(name, str):
             raise ValueError(f"name must be a str, got {name!r}")
@@ -174,6 +179,7 @@ class Logger(_core.Logger):
             user_metadata,
             bool(shuffle_zstd),
             repr(key_list),  # meta `keys` in exactly the pure-Python library's text form
+            journal,
             self._shard,
         )
         if self._run is not None:

@@ -73,6 +73,7 @@ void PyLogger::register_array(const std::string& name, const std::vector<std::st
                               const std::vector<std::int64_t>& shape, const std::string& dtype,
                               std::uint64_t commit_threshold_rows, double commit_threshold_seconds,
                               const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr,
+                              const std::string& journal,
                               const std::string& shard) {
   ArraySpec spec;
   spec.keys = keys;
@@ -84,6 +85,9 @@ void PyLogger::register_array(const std::string& name, const std::vector<std::st
   ro.user_metadata = user_metadata;
   ro.shuffle_zstd = shuffle_zstd;
   ro.keys_repr = keys_repr;
+  if (journal == "wal") ro.journal = Journal::Wal;
+  else if (journal == "rollback") ro.journal = Journal::Rollback;
+  else if (journal != "auto") throw InvalidArgument("journal must be 'auto', 'wal' or 'rollback', got '" + journal + "'");
   ro.shard = shard;
   Logger::StreamId id;
   {
@@ -212,6 +216,7 @@ void bind_logger(py::module_& m) {
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
            py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "",
+           py::arg("journal") = "auto",
            py::arg("shard") = "")
       .def("log_many", &PyLogger::log_many, py::arg("name"), py::arg("key_values"), py::arg("arrays"))
       .def("flush", &PyLogger::flush)

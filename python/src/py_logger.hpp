@@ -27,6 +27,7 @@ class PyLogger {
                       const std::vector<std::int64_t>& shape, const std::string& dtype,
                       std::uint64_t commit_threshold_rows, double commit_threshold_seconds,
                       const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr,
+                      const std::string& journal,
                       const std::string& shard = {});
   // log(name, key_values, array) and log(name, array, key_values): the
   // mapping is the keys, the other argument the array.

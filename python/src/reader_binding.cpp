@@ -25,31 +25,39 @@ std::vector<KeyValue> to_params(const py::object& params) {
 
 // One key column of a bulk read: int64 while every value is an integer,
 // float64 while every value is a float, else Python objects that keep each
-// value's own type (as iterate() does).
+// value's own type (as iterate() does). Numbers are written straight into
+// the numpy array that is returned (8 bytes per row either way: a float64
+// column is the same buffer viewed as float64), so no copy of the column is
+// ever held next to it.
 class KeyColumn {
  public:
-  explicit KeyColumn(std::size_t n) : n_(n) {}
+  explicit KeyColumn(std::size_t n) : n_(n), numbers_(py::array_t<std::int64_t>(static_cast<py::ssize_t>(n))) {
+    words_ = static_cast<std::int64_t*>(numbers_.mutable_data());
+  }
+  // Without the GIL.
   void set(std::size_t row, const KeyRef& k) {
     if (row == 0 && kind_ == Unset) {
       kind_ = k.kind == KeyRef::Kind::Integer ? Ints : k.kind == KeyRef::Kind::Real ? Reals : Objects;
-      if (kind_ == Ints) ints_.resize(n_);
-      if (kind_ == Reals) reals_.resize(n_);
       if (kind_ == Objects) objects_.resize(n_);
     }
     if (kind_ == Ints && k.kind != KeyRef::Kind::Integer) to_objects(row);
     if (kind_ == Reals && k.kind != KeyRef::Kind::Real) to_objects(row);
     switch (kind_) {
-      case Ints: ints_[row] = k.integer; break;
-      case Reals: reals_[row] = k.real; break;
+      case Ints: words_[row] = k.integer; break;
+      case Reals: std::memcpy(&words_[row], &k.real, sizeof k.real); break;
       default:
         objects_[row] = k.kind == KeyRef::Kind::Integer ? KeyValue(k.integer)
                         : k.kind == KeyRef::Kind::Real  ? KeyValue(k.real)
                                                         : KeyValue(std::string(k.text));
     }
   }
+  // With the GIL.
   py::array to_numpy(std::size_t n) const {
-    if (kind_ == Ints || kind_ == Unset) return py::array_t<std::int64_t>(static_cast<py::ssize_t>(n), ints_.data());
-    if (kind_ == Reals) return py::array_t<double>(static_cast<py::ssize_t>(n), reals_.data());
+    if (kind_ == Ints || kind_ == Unset || kind_ == Reals) {
+      py::array out = kind_ == Reals ? numbers_.attr("view")("float64").cast<py::array>() : numbers_;
+      if (n == n_) return out;
+      return out[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
+    }
     py::array out = numpy().attr("empty")(n, "object");
     // Through the one key decoder, so that a damaged text key is the same
     // CorruptFileError here as in iterate().
@@ -60,13 +68,21 @@ class KeyColumn {
  private:
   void to_objects(std::size_t row) {
     objects_.resize(n_);
-    for (std::size_t i = 0; i < row; ++i) objects_[i] = kind_ == Ints ? KeyValue(ints_[i]) : KeyValue(reals_[i]);
+    for (std::size_t i = 0; i < row; ++i) {
+      if (kind_ == Ints) {
+        objects_[i] = KeyValue(words_[i]);
+      } else {
+        double d;
+        std::memcpy(&d, &words_[i], sizeof d);
+        objects_[i] = KeyValue(d);
+      }
+    }
     kind_ = Objects;
   }
   enum Kind { Unset, Ints, Reals, Objects } kind_ = Unset;
   std::size_t n_;
-  std::vector<std::int64_t> ints_;
-  std::vector<double> reals_;
+  py::array numbers_;
+  std::int64_t* words_;
   std::vector<KeyValue> objects_;
 };
 
@@ -90,9 +106,7 @@ class PyCursor {
                                   static_cast<std::size_t>(max_rows ? block.size() / max_rows : 0);
     py::list keys;
     std::size_t n = 0;
-    while (n < max_rows && query_.next()) {
-      auto bytes = query_.array_bytes();
-      std::memcpy(base + n * row_bytes, bytes.data(), bytes.size());
+    while (n < max_rows && query_.next_into(base + n * row_bytes)) {
       // Plain C API here: this runs once per row.
       py::object d = py::reinterpret_steal<py::object>(PyDict_New());
       if (!d) throw py::error_already_set();
@@ -104,6 +118,9 @@ class PyCursor {
       ++n;
     }
     if (n < max_rows) done_ = true;
+    // Between blocks the caller runs arbitrary code: hold no read lock
+    // meanwhile (a writer with a rollback journal would wait for it).
+    query_.pause();
     if (n == 0) return py::none();
     if (n < max_rows) block = block[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
     return py::make_tuple(keys, block);
@@ -118,18 +135,19 @@ class PyCursor {
     py::array block = new_rows_block(dtype_, max_rows, shape_);
     auto* base = static_cast<std::byte*>(block.mutable_data());
     const std::size_t row_bytes = reader_->spec().payload_bytes();
-    std::vector<KeyColumn> cols(key_names_.size(), KeyColumn(max_rows));
+    std::vector<KeyColumn> cols;  // each its own array (not copies of one)
+    cols.reserve(key_names_.size());
+    for (std::size_t i = 0; i < key_names_.size(); ++i) cols.emplace_back(max_rows);
     std::size_t n = 0;
     {
       py::gil_scoped_release nogil;
-      while (n < max_rows && query_.next()) {
-        auto bytes = query_.array_bytes();
-        std::memcpy(base + n * row_bytes, bytes.data(), bytes.size());
+      while (n < max_rows && query_.next_into(base + n * row_bytes)) {
         for (std::size_t i = 0; i < cols.size(); ++i) cols[i].set(n, query_.key(i));
         ++n;
       }
     }
     if (n < max_rows) done_ = true;
+    query_.pause();  // as in fetch()
     if (n == 0) return py::none();
     if (n < max_rows) block = block[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
     py::dict keys;
@@ -182,14 +200,14 @@ class PyReader {
     py::array out = new_rows_block(dtype_, n, spec.shape);
     auto* base = static_cast<std::byte*>(out.mutable_data());
     const std::size_t row_bytes = spec.payload_bytes();
-    std::vector<KeyColumn> cols(spec.keys.size(), KeyColumn(n));
+    std::vector<KeyColumn> cols;  // each its own array (not copies of one)
+    cols.reserve(spec.keys.size());
+    for (std::size_t i = 0; i < spec.keys.size(); ++i) cols.emplace_back(n);
     std::uint64_t got = 0;
     {
       py::gil_scoped_release nogil;
       Query q = reader_->query(where, p);
-      while (got < n && q.next()) {
-        auto bytes = q.array_bytes();
-        std::memcpy(base + got * row_bytes, bytes.data(), bytes.size());
+      while (got < n && q.next_into(base + got * row_bytes)) {
         for (std::size_t i = 0; i < cols.size(); ++i) cols[i].set(got, q.key(i));
         ++got;
       }

@@ -18,6 +18,19 @@ namespace array_logger {
 // survive a power loss (Normal may lose the last commits, never corrupts).
 enum class Synchronous { Off, Normal, Full };
 
+// How a new file is journaled while it is written (docs/DESIGN.md, "Journal
+// modes"). Chosen when the file is created and recorded in its meta
+// (`write_journal`); a resumed file keeps its recorded mode whatever is asked.
+//   Wal:      rows are written to the -wal file, then copied into the
+//             database by checkpoints (every byte written twice), commits
+//             need no fsync and readers never block the writer.
+//   Rollback: appended pages are written once, straight into the database
+//             (SQLite journals only the few pages a commit changes in
+//             place); each commit syncs (synchronous=normal/full), and a
+//             reader in another process waits for a commit to finish.
+//   Auto:     Rollback for rows of more than 32 KiB, Wal otherwise.
+enum class Journal { Auto, Wal, Rollback };
+
 // Progress of close-time compression: array name, bytes done, bytes total.
 using CloseProgressFn = std::function<void(std::string_view name, std::uint64_t done, std::uint64_t total)>;
 
@@ -60,6 +73,7 @@ struct RegisterOptions {
   // alone escapes only ASCII and C1 control characters). Must parse back to
   // the same keys; empty = computed.
   std::string keys_repr;
+  Journal journal = Journal::Auto;  // for a new file only
   // Empty (default): the name's one file {root}/{name}.db, one writer at a
   // time. Otherwise this writer's shard of the name (a plain file name, e.g.
   // "3" or "node07-4711"): {root}/{name}.shards/{shard}.db, with its own

@@ -35,6 +35,15 @@ class Query {
   // Advances to the next row; false at the end. Throws CorruptFile when a
   // row's blob does not match the file's meta.
   bool next();
+  // next(), writing the row's array bytes (spec().payload_bytes() of them)
+  // to `out` instead of exposing them: big unfiltered rows go from the file
+  // to `out` with no copy in between (array_bytes() is then empty).
+  bool next_into(std::byte* out);
+  // Ends the query's read transaction (a writer using a rollback journal
+  // waits for readers to finish theirs before it commits); the next call to
+  // next() continues after the last row returned, with rows committed since
+  // then included. Invalidates the current row.
+  void pause() noexcept;
   // Key i of the current row (text stays valid until next()).
   KeyRef key(std::size_t i) const;
   // The current row's array bytes (C order, little-endian; decoded when the
@@ -45,6 +54,8 @@ class Query {
   friend class Reader;
   struct Impl;
   explicit Query(std::unique_ptr<Impl> impl);
+  bool step();            // the next row, checked to hold a blob
+  void decode_current();  // current_ = the row's decoded array bytes
   std::unique_ptr<Impl> impl_;
   std::span<const std::byte> current_;
 };

@@ -48,6 +48,13 @@ class BlobDecoder {
   // Throws CorruptFile saying what does not match the meta.
   std::span<const std::byte> decode(std::span<const std::byte> blob);
 
+  // What precedes the payload of an unfiltered blob (the ALB1 header; empty
+  // for format 1): a blob of raw_prefix().size() + payload_bytes() bytes that
+  // starts with exactly these bytes needs no decoding, so its payload can be
+  // read straight to its destination.
+  std::span<const std::byte> raw_prefix() const noexcept { return raw_header_; }
+  std::uint64_t payload_bytes() const noexcept { return payload_; }
+
  private:
   const ArraySpec* spec_ = nullptr;
   int format_version_ = 0;

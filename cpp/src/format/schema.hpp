@@ -13,6 +13,9 @@
 
 namespace array_logger::detail {
 
+// The index a format-2 file gets at close on its first key column.
+inline constexpr const char* kFirstKeyIndex = "array_log_first_key";
+
 using MetaRows = std::vector<std::pair<std::string, std::string>>;
 
 // The meta rows of a new format-2 file. `keys_text` is the `keys` row

@@ -6,8 +6,10 @@
 #include <sqlite3.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "array_logger/errors.hpp"
 #include "array_logger/reader.hpp"
 #include "format/blob_codec.hpp"
 #include "read/reader_impl.hpp"
@@ -23,12 +25,20 @@ struct Query::Impl {
   static bool reads_directly(const ArraySpec& spec) { return spec.payload_bytes() >= kDirectReadBytes; }
 
   // `direct`: the statement's columns are keys, rowid, length(data),
-  // typeof(data) instead of keys, data.
+  // typeof(data) instead of keys, data, rowid. The statement's last
+  // parameter is `_rowid_ > ?` (resumable, see Reader::Impl).
   Impl(const Reader::Impl& reader, detail::Statement stmt, bool direct);
 
   bool data_is_blob() const;
   // The current row's stored blob (data_is_blob() must hold).
   std::span<const std::byte> fetch_blob();
+  // Direct reads: when the current row's blob is unfiltered, writes its
+  // payload to `out` straight from the file and returns true.
+  bool read_payload_into(std::byte* out);
+  // The current row's blob handle (opened once, moved between rows).
+  sqlite3_blob* open_blob(sqlite3_int64 rowid);
+  void blob_read(void* out, std::size_t n, std::size_t offset);
+  CorruptFile corrupt(const std::string& why) const;
 
   struct BlobClose {
     void operator()(sqlite3_blob* b) const noexcept { sqlite3_blob_close(b); }
@@ -38,8 +48,12 @@ struct Query::Impl {
   int nkeys;
   bool direct;
   std::uint64_t row = 0;
+  int rowid_col;
+  std::int64_t last_rowid = 0;  // of the last row returned
+  bool paused = false;
   std::unique_ptr<sqlite3_blob, BlobClose> blob;  // direct reads: reopened per row
   std::vector<std::byte> raw;                      // direct reads land here
+  std::vector<std::byte> head;                     // a blob's header, checked before its payload
   detail::BlobDecoder decoder;
 };
 

@@ -51,11 +51,17 @@ std::filesystem::path resolve(const std::filesystem::path& requested, bool& comp
   return path;
 }
 
-// A non-empty rollback journal beside the database: a writer died in the
-// middle of a transaction, and SQLite must roll it back before reading.
-bool has_hot_journal(const std::filesystem::path& db) {
-  const auto size = detail::file_size(db.string() + "-journal");
-  return size && *size > 0;
+// A hot rollback journal beside the database: a writer died in the middle
+// of a transaction, and SQLite must roll it back before anyone reads. A
+// journal whose writer is alive (files written with a rollback journal,
+// docs/DESIGN.md) is not hot: SQLite sees the writer's RESERVED lock and
+// reads the committed pages. So ask SQLite: a read-only connection refuses
+// a hot journal with SQLITE_READONLY_ROLLBACK.
+bool has_hot_journal(Database& db) {
+  if (sqlite3_exec(db.get(), "SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr) == SQLITE_OK)
+    return false;
+  if (sqlite3_extended_errcode(db.get()) == SQLITE_READONLY_ROLLBACK) return true;
+  db.fail(sqlite3_errcode(db.get()), "reading the schema");
 }
 
 // Rolling the journal back would modify the file: roll back a private copy.
@@ -123,10 +129,6 @@ ReadSource open_read_source(const std::filesystem::path& requested) {
     // immutable: nobody writes this private copy, so SQLite needs no locks,
     // no -wal and no -shm.
     uri = file_uri(src.copy->path(), "mode=ro&immutable=1");
-  } else if (has_hot_journal(src.path) && (src.copy = recovered_copy(src.path))) {
-    // A writer died inside a rollback-journal transaction (e.g. while
-    // switching journal modes at close).
-    uri = file_uri(src.copy->path(), "mode=ro&immutable=1");
   } else if (const auto header = read_sqlite_header(src.path);
              header && header->wal() && !file_exists(src.path.string() + "-wal")) {
     // A WAL-mode file nobody has open (the pure-Python writer left its
@@ -137,12 +139,22 @@ ReadSource open_read_source(const std::filesystem::path& requested) {
   } else {
     uri = file_uri(src.path, "mode=ro");
   }
-  src.db = Database(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, src.path.string());
-  // Memory-mapped reads: pages are read in place instead of being copied
-  // into SQLite's page cache with a pread() each (large blobs span many).
-  // SQLite grants what its build allows (possibly nothing): reads work
-  // either way, only slower without, so the size granted is not checked.
-  src.db.exec("PRAGMA mmap_size=1099511627776");
+  const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+  src.db = Database(uri, flags, src.path.string());
+  if (!src.copy && has_hot_journal(src.db)) {
+    // A writer died inside a rollback-journal transaction (in a file
+    // written with a rollback journal, or while switching journal modes at
+    // close): read a rolled-back private copy.
+    src.db.close();
+    src.copy = recovered_copy(src.path);
+    // No copy: the journal vanished meanwhile (its writer was alive and
+    // finished the transaction): the file is whole, read it as it is.
+    src.db = Database(src.copy ? file_uri(src.copy->path(), "mode=ro&immutable=1") : uri, flags, src.path.string());
+  }
+  // No memory-mapped I/O (SQLite's default): mapped file pages count in the
+  // process's RSS, so a bulk read of a file held about twice its size in
+  // memory; and with plain reads SQLite preads whole overflow pages of big
+  // blobs straight into the destination (SQLITE_DIRECT_OVERFLOW_READ).
   check_not_truncated(src.db, src.copy ? src.copy->path() : src.path, src.path.string());
   return src;
 }

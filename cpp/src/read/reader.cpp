@@ -52,7 +52,8 @@ const std::map<std::string, std::string>& Reader::meta() const noexcept { return
 const std::filesystem::path& Reader::path() const noexcept { return impl_->source.path; }
 
 detail::Statement Reader::Impl::prepare_user_query(std::string_view select_list, std::string_view where,
-                                                   std::span<const KeyValue> params, const char* label) const {
+                                                   std::span<const KeyValue> params, const char* label,
+                                                   bool resumable) const {
   const detail::Database& db = source.db;
   if (!db) throw StateError("Reader is closed");
   std::string sql = "SELECT ";
@@ -64,6 +65,7 @@ detail::Statement Reader::Impl::prepare_user_query(std::string_view select_list,
     sql += where;
     sql += "\n)";
   }
+  if (resumable) sql += where.empty() ? " WHERE _rowid_ > ?" : " AND _rowid_ > ?";
   sql += " ORDER BY rowid";
   // Prepared by hand: a clause SQLite refuses is the caller's mistake
   // (InvalidArgument), not a storage error.
@@ -77,11 +79,12 @@ detail::Statement Reader::Impl::prepare_user_query(std::string_view select_list,
     throw InvalidArgument("invalid where_clause '" + std::string(where) + "': " + sqlite3_errmsg(db.get()));
   if (tail != nullptr && *tail != '\0') throw InvalidArgument("where_clause must be a single expression");
   if (!sqlite3_stmt_readonly(st.get())) throw InvalidArgument("where_clause must not modify the database");
-  const int expected = sqlite3_bind_parameter_count(st.get());
+  const int expected = sqlite3_bind_parameter_count(st.get()) - (resumable ? 1 : 0);
   if (static_cast<std::size_t>(expected) != params.size())
     throw InvalidArgument("where_clause has " + std::to_string(expected) + " placeholders but " +
                           std::to_string(params.size()) + " params were given");
   for (std::size_t i = 0; i < params.size(); ++i) st.bind_copy(static_cast<int>(i) + 1, params[i]);
+  if (resumable) st.bind(expected + 1, std::int64_t{0});  // rowids of array_log start at 1
   return st;
 }
 
@@ -91,8 +94,9 @@ Query Reader::query(std::string_view where, std::span<const KeyValue> params) co
   std::string cols;
   for (const auto& k : spec.keys) cols += detail::quote_identifier(k) + ", ";
   // length() and typeof() of a blob do not load it: the direct path reads it after.
-  cols += direct ? "_rowid_, length(data), typeof(data)" : "data";
-  return Query(std::make_unique<Query::Impl>(*impl_, impl_->prepare_user_query(cols, where, params, "reading rows"), direct));
+  cols += direct ? "_rowid_, length(data), typeof(data)" : "data, _rowid_";
+  return Query(std::make_unique<Query::Impl>(
+      *impl_, impl_->prepare_user_query(cols, where, params, "reading rows", /*resumable=*/true), direct));
 }
 
 std::uint64_t Reader::count(std::string_view where, std::span<const KeyValue> params) const {

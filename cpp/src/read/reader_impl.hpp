@@ -20,9 +20,12 @@ struct Reader::Impl {
   ~Impl() { source.close(); }
   // SELECT {select_list} FROM array_log [WHERE ({where})] ORDER BY rowid,
   // with `where` checked to be one read-only expression and `params` bound;
-  // `label` names it in error messages.
+  // `label` names it in error messages. `resumable` adds a last parameter,
+  // `_rowid_ > ?`, so that a query can be reset (ending its read
+  // transaction) and continued after the last row it returned.
   detail::Statement prepare_user_query(std::string_view select_list, std::string_view where,
-                                       std::span<const KeyValue> params, const char* label) const;
+                                       std::span<const KeyValue> params, const char* label,
+                                       bool resumable = false) const;
 };
 
 }  // namespace array_logger

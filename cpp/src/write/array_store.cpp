@@ -1,8 +1,10 @@
 #include "write/array_store.hpp"
 
 #include "array_logger/errors.hpp"
+#include "array_logger/meta.hpp"
 #include "format/schema.hpp"
 #include "os/crash_point.hpp"
+#include "sqlite/sql_text.hpp"
 #include "write/record_ring.hpp"
 #include "write/shard_dir.hpp"
 #include "array_logger/meta.hpp"
@@ -12,8 +14,11 @@ namespace array_logger::detail {
 namespace {
 
 // Commit before a transaction holds this many blob bytes, whatever the row
-// threshold says: keeps the WAL (and checkpoint stalls) bounded for big arrays.
-constexpr std::uint64_t kMaxTxnBytes = 64ull << 20;
+// threshold says: keeps the WAL (and checkpoint stalls) bounded for big
+// arrays. With a rollback journal the transaction's pages wait in memory
+// until COMMIT (cache_spill is off), so its cap is lower: it bounds memory.
+constexpr std::uint64_t kMaxWalTxnBytes = 64ull << 20;
+constexpr std::uint64_t kMaxRollbackTxnBytes = 32ull << 20;
 
 // Every argument check of register, before any file is touched.
 const std::string& validated(const std::string& name, const ArraySpec& spec, const RegisterOptions& options) {
@@ -38,8 +43,13 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
                        options_.keys_repr.empty() ? keys_repr(spec.keys) : options_.keys_repr);
     StoreDatabase opened = open_store_database(files_.db(), name_, spec, options_, sync);
     db_ = std::move(opened.db);
+    journal_ = opened.journal;
+    max_txn_bytes_ = journal_ == Journal::Rollback ? kMaxRollbackTxnBytes : kMaxWalTxnBytes;
     options_.shuffle_zstd = opened.shuffle_zstd;
     encoder_ = BlobEncoder(spec, opened.format_version, opened.shuffle_zstd, options_.shuffle_zstd_level);
+    if (opened.format_version == kFormatCurrent && !spec.keys.empty())
+      index_sql_ = "CREATE INDEX IF NOT EXISTS " + std::string(kFirstKeyIndex) + " ON array_log (" +
+                   quote_identifier(spec.keys.front()) + ")";
     insert_ = db_.prepare(insert_sql(spec.keys, 1), "INSERT");
     insert_batch_ = db_.prepare(insert_sql(spec.keys, kBatchRows), "INSERT");
     txn_sql_.emplace(db_);
@@ -87,7 +97,7 @@ void ArrayStore::insert(std::span<const Row> rows) {
       ++i;
       ++rows_in_txn_;
     }
-    if (rows_in_txn_ >= options_.commit_threshold_rows || bytes_in_txn_ >= kMaxTxnBytes) commit();
+    if (rows_in_txn_ >= options_.commit_threshold_rows || bytes_in_txn_ >= max_txn_bytes_) commit();
   }
 }
 
@@ -120,6 +130,12 @@ void ArrayStore::finish() {
   insert_.finalize();
   insert_batch_.finalize();
   txn_sql_.reset();
+  // The index that makes `WHERE first_key = ?` a seek instead of a scan
+  // (docs/FORMAT.md, section 4), built once, at close: maintained during
+  // the run it would cost every insert a second b-tree insert. Best effort:
+  // the rows are committed already, and a file without it reads the same.
+  // A resumed file has it already; SQLite keeps it up to date.
+  if (!index_sql_.empty()) db_.try_exec(index_sql_.c_str());
   // TRUNCATE: copy every WAL frame into the .db and empty the WAL, so the
   // .db alone is complete; then leave WAL mode so the file needs no -wal or
   // -shm to be read (read-only readers and the zstd frame of it included).

@@ -66,6 +66,7 @@ class ArrayStore {
   // journal mode (readable by any SQLite, read-only or not) and closes it.
   void finish();
   bool finished() const noexcept { return !db_; }
+  Journal journal() const noexcept { return journal_; }
 
  private:
   void bind_row(Statement& st, int first_param, const Row& row);
@@ -79,6 +80,9 @@ class ArrayStore {
   Statement insert_, insert_batch_;
   std::optional<TransactionStatements> txn_sql_;
   std::optional<Transaction> txn_;  // the open write transaction, if any
+  Journal journal_ = Journal::Wal;
+  std::string index_sql_;  // CREATE INDEX run at finish (format 2 only)
+  std::uint64_t max_txn_bytes_ = 0;
   std::uint64_t rows_in_txn_ = 0, bytes_in_txn_ = 0, rows_committed_ = 0;
   Clock::time_point last_commit_ = Clock::now();
 };

@@ -26,6 +26,33 @@ const char* synchronous_pragma(Synchronous s) {
   return "PRAGMA synchronous=NORMAL";
 }
 
+Journal journal_for_new_file(const ArraySpec& spec, Journal asked) {
+  if (asked != Journal::Auto) return asked;
+  return spec.payload_bytes() + 64 > kRollbackMinBlobBytes ? Journal::Rollback : Journal::Wal;
+}
+
+void set_journal_mode(StoreDatabase& s) {
+  if (s.journal == Journal::Wal) {
+    s.db.set_pragma("journal_mode", "wal");
+    return;
+  }
+  // TRUNCATE, not DELETE: a commit empties the journal instead of
+  // unlinking it (an unlink per commit cost ~3 ms here). An empty journal
+  // is never hot, so a kill between commits leaves nothing to roll back.
+  s.db.set_pragma("journal_mode", "truncate");
+  // Dirty pages stay in memory until COMMIT instead of being spilled into
+  // the database mid-transaction: a spill takes the EXCLUSIVE lock, which
+  // would keep readers out until the commit (up to commit_threshold_seconds
+  // later). Memory is bounded by the transaction cap (kMaxRollbackTxnBytes in
+  // write/array_store.cpp).
+  s.db.exec("PRAGMA cache_spill=OFF");
+  // A commit waits until readers of other connections end their read
+  // transactions. array_logger's reader holds one only while it fetches a
+  // block of rows, but a plain sqlite3 reader may hold its own longer:
+  // wait rather than fail the run.
+  sqlite3_busy_timeout(s.db.get(), 600'000);
+}
+
 // The file's spec must be the registered one.
 void check_existing(StoreDatabase& s, const std::filesystem::path& path, const std::string& name,
                     const ArraySpec& spec) {
@@ -43,7 +70,11 @@ void check_existing(StoreDatabase& s, const std::filesystem::path& path, const s
   check_array_log_columns(s.db, spec.keys, path.string());
   s.format_version = meta.format_version;
   s.shuffle_zstd = meta.shuffle_zstd;
-  s.db.set_pragma("journal_mode", "wal");
+  // The mode the file was created with, whatever this register asked for:
+  // a reader of a live file relies on it not changing.
+  const auto recorded = meta.rows.find(kJournalMetaKey);
+  s.journal = recorded != meta.rows.end() && recorded->second == "rollback" ? Journal::Rollback : Journal::Wal;
+  set_journal_mode(s);
 }
 
 void create_or_check(StoreDatabase& s, const std::filesystem::path& path, const std::string& name,
@@ -55,12 +86,15 @@ void create_or_check(StoreDatabase& s, const std::filesystem::path& path, const 
     keys_text = options.keys_repr;
   }
   s.db.exec("PRAGMA page_size=" + std::to_string(page_size_for(spec.payload_bytes() + 64)));
-  s.db.set_pragma("journal_mode", "wal");
+  s.journal = journal_for_new_file(spec, options.journal);
+  set_journal_mode(s);
   {
     Transaction txn(s.db, Transaction::Mode::Immediate);
     // A concurrent process may have created the schema meanwhile.
     if (!s.db.has_table("meta")) {
-      create_tables(s.db, spec.keys, new_file_meta(spec, keys_text, options.shuffle_zstd, options.user_metadata, options.shard));
+      MetaRows meta = new_file_meta(spec, keys_text, options.shuffle_zstd, options.user_metadata, options.shard);
+      meta.emplace_back(kJournalMetaKey, s.journal == Journal::Rollback ? "rollback" : "wal");
+      create_tables(s.db, spec.keys, meta);
       txn.commit();
       s.format_version = kFormatCurrent;
       s.shuffle_zstd = options.shuffle_zstd;
@@ -82,6 +116,7 @@ StoreDatabase open_store_database(const std::filesystem::path& db_path, const st
   else
     create_or_check(s, db_path, name, spec, options);
   s.db.exec(synchronous_pragma(sync));
+  if (s.journal == Journal::Rollback) return s;
   // Checkpoint (and, with synchronous=NORMAL, fsync) once per ~64 MiB of WAL
   // instead of SQLite's default 1000 pages: with a commit every 100 small
   // rows the default checkpoints dozens of times per million rows, and those

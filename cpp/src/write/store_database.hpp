@@ -18,7 +18,15 @@ struct StoreDatabase {
   // written (format 1 stays bare blobs, format 2 keeps its filter choice).
   int format_version;
   bool shuffle_zstd;
+  // The file's journal mode while written (meta `write_journal`; absent =
+  // WAL, as every file before it was written).
+  Journal journal = Journal::Wal;
 };
+
+// Meta `write_journal` values.
+inline constexpr const char* kJournalMetaKey = "write_journal";
+// Rows above this many blob bytes get a rollback journal under Journal::Auto.
+inline constexpr std::uint64_t kRollbackMinBlobBytes = 32u << 10;
 
 // Throws MetaMismatch when the file holds another spec (or is not an
 // array_logger file), InvalidArgument for a keys_repr that does not spell
