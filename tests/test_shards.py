@@ -215,7 +215,7 @@ def test_a_killed_shard_writer_leaves_the_others_and_the_dataset_readable(tmp_pa
     victim.communicate(timeout=60)
     assert victim.returncode == -signal.SIGKILL
     # the killed shard is a WAL-mode .db (never compressed); its rows are a prefix
-    assert sorted(os.listdir(tmp_path / "q.shards"))[:4] == [".9.lock", ".spec", "0.db.zst", "1.db.zst"]
+    assert sorted(os.listdir(tmp_path / "q.shards"))[:4] == [".array_logger.lock", ".spec", "0.db.zst", "1.db.zst"]
     with array_logger.open_dataset(tmp_path, "q") as ds:
         assert ds.shards == [0, 1, 9]
         n9 = ds.files[2].rows
