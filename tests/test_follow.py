@@ -28,9 +28,10 @@ GROUPS, GROUP_ROWS = 5, 300
 WRITER = """
 import sys, numpy as np, array_logger
 root, level, groups, rows = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-shard = None if len(sys.argv) < 6 else int(sys.argv[5])
+shard = None if len(sys.argv) < 6 or sys.argv[5] == "-" else int(sys.argv[5])
+journal = sys.argv[6] if len(sys.argv) > 6 else "auto"
 lg = array_logger.Logger(root, compression_level=None if level == "none" else int(level), shard=shard)
-lg.register("w", keys=["g", "i"], shape=(3,), dtype="float64", commit_threshold_rows=64)
+lg.register("w", keys=["g", "i"], shape=(3,), dtype="float64", commit_threshold_rows=64, journal=journal)
 print("registered", flush=True)
 rng = np.random.default_rng(shard or 0)
 for g in range(groups):
@@ -79,9 +80,12 @@ class Follower(threading.Thread):
         assert len(self.rows) >= n, (len(self.rows), n)
 
 
-@pytest.mark.parametrize("level", ["3", "none"])
-def test_follow_sees_every_row_once_across_commits_and_the_final_compression(tmp_path: Path, level: str) -> None:
-    writer = start_child(WRITER, str(tmp_path), level, str(GROUPS), str(GROUP_ROWS), stdin=subprocess.PIPE)
+@pytest.mark.parametrize("level, journal", [("3", "auto"), ("none", "auto"), ("none", "rollback")])
+def test_follow_sees_every_row_once_across_commits_and_the_final_compression(tmp_path: Path, level: str,
+                                                                             journal: str) -> None:
+    # journal "rollback": the writer's commits lock the file against the follower's polls (no WAL)
+    writer = start_child(WRITER, str(tmp_path), level, str(GROUPS), str(GROUP_ROWS), "-", journal,
+                         stdin=subprocess.PIPE)
     assert writer.stdout.readline() == "registered\n"
     with array_logger.open_reader(tmp_path / "w.db") as reader:
         follower = Follower(reader.follow(poll_seconds=0.05, timeout=300))
