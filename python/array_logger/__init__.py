@@ -18,7 +18,8 @@ import json
 from typing import Any, Dict
 
 from . import _core
-from ._api import close, flush, get_logger, init, log, log_many, register
+from ._api import checkpoint, close, flush, get_logger, init, log, log_many, register
+from ._checkpoint import Checkpoint, resume
 from ._core import (
     ArrayLoggerError,
     CorruptFileError,
@@ -45,6 +46,7 @@ __all__ = [
     "ArrayLoggerError",
     "ArrayReader",
     "Batch",
+    "Checkpoint",
     "Dataset",
     "CorruptFileError",
     "Logger",
@@ -54,6 +56,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "build_info",
+    "checkpoint",
     "close",
     "flush",
     "get_logger",
@@ -64,4 +67,5 @@ __all__ = [
     "open_reader",
     "read_runs",
     "register",
+    "resume",
 ]

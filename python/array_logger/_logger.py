@@ -7,13 +7,13 @@ import json
 import logging
 import os
 import weakref
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
 
-from . import _core
+from . import _checkpoint, _core
 from ._run_status import RunRecord
 from ._shard import shard_text
 from ._signals import install_sigterm_handler
-from ._spec import normalize_dtype, normalize_keys, normalize_shape
+from ._spec import normalize_dtype, normalize_keys, normalize_shape, normalize_stream_options
 
 _open_loggers: "weakref.WeakSet[Logger]" = weakref.WeakSet()
 _progress_log = logging.getLogger("array_logger")
@@ -151,6 +151,11 @@ class Logger(_core.Logger):
         *,
         metadata: Optional[Mapping[str, Any]] = None,
         shuffle_zstd: bool = False,
+        period: Optional[int] = None,
+        mode: Optional[str] = None,
+        quantize: Optional[float] = None,
+        value_range: Optional[Tuple[float, float]] = None,
+        sparse: bool = False,
         journal: str = "auto",
     ) -> None:
         """Declares an array name: its key names, shape and dtype.
@@ -164,11 +169,33 @@ class Logger(_core.Logger):
         file is journaled while written (docs/DESIGN.md, "Journal modes");
         ``"auto"`` takes a rollback journal for rows over 32 KiB. A resumed
         file keeps the mode it was created with.
+
+        Long simulations (README, "Long simulations"):
+
+        - ``period=N, mode="state" | "sum" | "mean" | "min" | "max"``: ``log``
+          feeds every step, the core accumulates, and one row is written per
+          ``N`` steps, keyed by the period's first key values plus ``steps``
+          (steps covered) and ``partial`` (1 for the open period written by
+          ``flush``/``close``/``checkpoint``). Sums are float64 for float
+          input, int64 (uint64) for ints; means float64.
+        - ``quantize=STEP, value_range=(lo, hi)``: float32/float64 values are
+          stored as ``round(x / STEP)`` in the smallest integer type holding
+          the range (default range: that of int32); read back within
+          ``STEP / 2``. A value outside the range raises at ``log``.
+        - ``sparse=True``: rows are stored as the indices and values of their
+          non-zero elements (read dense, or with ``iterate_sparse``).
+
+        Example:
+            >>> lg.register("energy", keys=["sweep"], shape=(), dtype="float64", period=100, mode="mean")  # doctest: +SKIP
+            >>> lg.register("spins", keys=["sweep"], shape=(64, 64), dtype="float32", quantize=1e-3,
+            ...             value_range=(-1, 1), sparse=True)  # doctest: +SKIP
         """
         if not isinstance(name, str):
             raise ValueError(f"name must be a str, got {name!r}")
         user_metadata = json.dumps(dict(metadata), sort_keys=True) if metadata is not None else ""
         key_list = normalize_keys(keys)
+        stream = normalize_stream_options(period, mode, quantize, value_range, sparse)
+        resume_period = _checkpoint.pending_open_period(self.root_path, name) if stream["period"] else None
         self._register(
             name,
             key_list,
@@ -179,11 +206,34 @@ class Logger(_core.Logger):
             user_metadata,
             bool(shuffle_zstd),
             repr(key_list),  # meta `keys` in exactly the pure-Python library's text form
-            journal,
-            self._shard,
+            resume_period=resume_period,
+            **stream,
+            journal=journal,
+            shard=self._shard,
         )
+        # A checkpoint's open period (array_logger.resume) is continued once.
+        _checkpoint.forget_open_period(self.root_path, name)
         if self._run is not None:
             self._run.registered(name)
+
+    def checkpoint(self, state: Any, *, keep_last_n: int = 3, **keys: Any) -> "_checkpoint.Checkpoint":
+        """Saves ``state`` (numpy arrays and any picklable values) crash-safely
+        next to the logs, with every registered name's log position at this
+        moment, and keeps the newest ``keep_last_n`` checkpoints.
+
+        Flushes first (a periodic name's open period is written as a partial
+        row and saved in the checkpoint). :func:`array_logger.resume` later
+        returns the newest usable checkpoint and brings every log back to its
+        position. ``keys`` are saved with the state (``sweep=500``). A kill at
+        any moment leaves the previous checkpoint usable. See
+        docs/DURABILITY.md, "Checkpoints and resume".
+
+        Example:
+            >>> lg.checkpoint({"spins": spins, "rng": rng.bit_generator.state}, sweep=sweep)  # doctest: +SKIP
+        """
+        payload = _checkpoint.pickle.dumps({"state": state, "keys": dict(keys)}, protocol=_checkpoint._PICKLE_PROTOCOL)
+        positions = self._checkpoint_positions()
+        return _checkpoint.save(self.root_path, state, keys, positions, keep_last_n, payload=payload)
 
     @property
     def shard(self) -> Optional[str]:

@@ -240,6 +240,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"file            {d['path']}")
     print(f"format          {d['format_version']} (blob filter: {d['blob_filter']})")
     print(f"spec            shape={_cell(d['shape'])} dtype={d['dtype']} keys={d['keys']}")
+    if d.get("storage"):
+        print(f"storage         {_storage_text(d['storage'])}")
     print(f"rows            {d['rows']}")
     print(f"key ranges      {_ranges_text(d['key_ranges'])}")
     print(f"bytes on disk   {d['bytes']} ({_size(d['bytes'])})")
@@ -261,6 +263,20 @@ def cmd_info(args: argparse.Namespace) -> int:
         if k != "user_metadata":
             print(f"  {k:<22}{v}")
     return EXIT_OK
+
+
+def _storage_text(storage: Dict[str, Dict[str, Any]]) -> str:
+    """"period 100 steps, mean of float32; fixed point step 0.001 in [-1, 1] as int16; sparse (uint16 indices)"."""
+    parts = []
+    if "period" in storage:
+        p = storage["period"]
+        parts.append(f"period {p['steps']} steps, {p['mode']} of {p['input_dtype']}")
+    if "fixed_point" in storage:
+        f = storage["fixed_point"]
+        parts.append(f"fixed point step {f['step']:g} in [{f['min']:g}, {f['max']:g}] as {f['dtype']}")
+    if "sparse" in storage:
+        parts.append(f"sparse ({storage['sparse']['index_dtype']} indices)")
+    return "; ".join(parts)
 
 
 def _print_rows(keys: List[Dict[str, Any]], arrays: Sequence[np.ndarray], as_json: bool) -> None:
