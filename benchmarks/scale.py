@@ -39,13 +39,16 @@ print(time.perf_counter() - t, flush=True)
 """
 
 OPEN_CHILD = """
-import resource, sys, time, array_logger
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+import sys, time, array_logger
+def hwm():  # peak RSS of this process image in KiB (ru_maxrss would carry the parent's over fork + exec)
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+before = hwm()
 t = time.perf_counter()
 ds = array_logger.open_dataset(sys.argv[1], "s")
 n = ds.count()
 elapsed = time.perf_counter() - t
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm()
 ds.close()
 print(elapsed, peak / 1024, before / 1024, len(ds.files), n)
 """
@@ -89,6 +92,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--shards", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--open-only", action="store_true", help="only the open_dataset table")
     args = ap.parse_args()
     import numpy as np
 
@@ -96,45 +100,48 @@ def main() -> None:
 
     work = tempfile.mkdtemp(prefix="al-scale-")
     try:
-        one = max(logging_throughput(work, args.rows, 1) for _ in range(args.repeat))
-        four = max(logging_throughput(work, args.rows, 4) for _ in range(args.repeat))
-
-        # a 4-shard dataset of (10, 5) float32 rows for the reads
-        root = os.path.join(work, "read")
-        for s in range(4):
-            with array_logger.Logger(root, compression_level=None, shard=s, record_run=False) as lg:
-                lg.register("q", keys=["step"], shape=(10, 5), dtype="float32")
-                data = np.random.default_rng(s).standard_normal((args.rows, 10, 5)).astype(np.float32)
-                for b in range(0, args.rows, 50_000):
-                    lg.log_many("q", {"step": list(range(b, min(args.rows, b + 50_000)))}, data[b:b + 50_000])
-        import dask
-        import distributed
-
-        ds = array_logger.open_dataset(root, "q")
+        one = four = 0.0
         timings = {}
-        for label, fn in (
-            ("read_all", lambda: ds.read_all().arrays.sum(axis=0, dtype=np.float64)),
-            ("dask threads (2)", lambda: ds.to_dask_array().sum(axis=0, dtype=np.float64).compute(
-                scheduler="threads", num_workers=2)),
-        ):
-            best = float("inf")
-            for _ in range(args.repeat):
-                t = time.perf_counter()
-                fn()
-                best = min(best, time.perf_counter() - t)
-            timings[label] = best
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                      worker_dashboard_address=None) as cluster, distributed.Client(cluster) as c:
-            arr = ds.to_dask_array()
-            c.compute(arr[:1].sum(), sync=True)  # warm the workers (imports)
-            best = float("inf")
-            for _ in range(args.repeat):
-                t = time.perf_counter()
-                c.compute(arr.sum(axis=0, dtype=np.float64), sync=True)
-                best = min(best, time.perf_counter() - t)
-            timings["dask LocalCluster (2 processes)"] = best
-        ds.close()
-        del dask
+        if not args.open_only:
+            one = max(logging_throughput(work, args.rows, 1) for _ in range(args.repeat))
+            four = max(logging_throughput(work, args.rows, 4) for _ in range(args.repeat))
+
+            # a 4-shard dataset of (10, 5) float32 rows for the reads
+            root = os.path.join(work, "read")
+            for s in range(4):
+                with array_logger.Logger(root, compression_level=None, shard=s, record_run=False) as lg:
+                    lg.register("q", keys=["step"], shape=(10, 5), dtype="float32")
+                    data = np.random.default_rng(s).standard_normal((args.rows, 10, 5)).astype(np.float32)
+                    for b in range(0, args.rows, 50_000):
+                        lg.log_many("q", {"step": list(range(b, min(args.rows, b + 50_000)))}, data[b:b + 50_000])
+            import dask
+            import distributed
+
+            ds = array_logger.open_dataset(root, "q")
+            timings = {}
+            for label, fn in (
+                ("read_all", lambda: ds.read_all().arrays.sum(axis=0, dtype=np.float64)),
+                ("dask threads (2)", lambda: ds.to_dask_array().sum(axis=0, dtype=np.float64).compute(
+                    scheduler="threads", num_workers=2)),
+            ):
+                best = float("inf")
+                for _ in range(args.repeat):
+                    t = time.perf_counter()
+                    fn()
+                    best = min(best, time.perf_counter() - t)
+                timings[label] = best
+            with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                          worker_dashboard_address=None) as cluster, distributed.Client(cluster) as c:
+                arr = ds.to_dask_array()
+                c.compute(arr[:1].sum(), sync=True)  # warm the workers (imports)
+                best = float("inf")
+                for _ in range(args.repeat):
+                    t = time.perf_counter()
+                    c.compute(arr.sum(axis=0, dtype=np.float64), sync=True)
+                    best = min(best, time.perf_counter() - t)
+                timings["dask LocalCluster (2 processes)"] = best
+            ds.close()
+            del dask
 
         opened = {}
         for level in ("none", "3"):
@@ -158,17 +165,18 @@ def main() -> None:
         print("## Scale-out: shards, Dask, open_dataset (issue 13)\n")
         print(f"`python benchmarks/scale.py --rows {args.rows} --shards {args.shards}` (best of {args.repeat}; "
               f"{os.cpu_count()} cores shared with other jobs, load average {os.getloadavg()[0]:.1f} at the end).\n")
-        print("| logging (10, 5) float32, `log()` loop + close, default loss bound | rows/s | vs one process |")
-        print("|---|---:|---:|")
-        print(f"| 1 process, {args.rows:,} rows | {one:,.0f} | 1.00× |")
-        print(f"| 4 processes × {args.rows:,} rows, one sharded name, at once | {four:,.0f} | {four / one:.2f}× |\n")
-        print(f"| reading 4 shards × {args.rows:,} rows ({mib:.0f} MiB of arrays), sum over rows | seconds | "
-              "vs read_all |")
-        print("|---|---:|---:|")
-        base = timings["read_all"]
-        for label, t in timings.items():
-            print(f"| {label} | {t:.3f} | {base / t:.2f}× |")
-        print()
+        if not args.open_only:
+            print("| logging (10, 5) float32, `log()` loop + close, default loss bound | rows/s | vs one process |")
+            print("|---|---:|---:|")
+            print(f"| 1 process, {args.rows:,} rows | {one:,.0f} | 1.00× |")
+            print(f"| 4 processes × {args.rows:,} rows, one sharded name, at once | {four:,.0f} | {four / one:.2f}× |\n")
+            print(f"| reading 4 shards × {args.rows:,} rows ({mib:.0f} MiB of arrays), sum over rows | seconds | "
+                  "vs read_all |")
+            print("|---|---:|---:|")
+            base = timings["read_all"]
+            for label, t in timings.items():
+                print(f"| {label} | {t:.3f} | {base / t:.2f}× |")
+            print()
         print(f"| `open_dataset` + `count()` over {args.shards:,} shards of 100 rows, fresh process | seconds | "
               "peak RSS | RSS after imports |")
         print("|---|---:|---:|---:|")
