@@ -14,6 +14,7 @@
 #include <set>
 
 #include "array_logger/errors.hpp"
+#include "os/fail_point.hpp"
 #include "os/file_ops.hpp"
 #include "os/fork_guard.hpp"
 
@@ -135,7 +136,7 @@ NameLock::NameLock(const std::filesystem::path& root, const std::string& name) {
   for (int attempt = 0;; ++attempt) {
     std::shared_ptr<RootFile> rf = root_file(root);
     if (rf->held.count(offset)) held_elsewhere(root, name);  // another Logger of this process
-    if (!set_lock(rf->fd, F_WRLCK, offset, 1)) {
+    if (fail_injected("lock") || !set_lock(rf->fd, F_WRLCK, offset, 1)) {
       const int err = errno;
       if (err != EAGAIN && err != EACCES) throw_errno("cannot lock " + rf->path.string(), err);
       if (attempt < 10000 && whole_file_lock_in_the_way(rf->fd, offset)) {
@@ -198,7 +199,7 @@ NameLock::NameLock(const std::filesystem::path& root, const std::string& name) {
   const std::filesystem::path path = root / ("." + name + ".lock");
   for (;;) {
     Fd fd = open_file(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    int rc = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+    int rc = fail_injected("lock") ? -1 : ::flock(fd.get(), LOCK_EX | LOCK_NB);
     // A reader's probe (name_lock_held) holds a shared lock for a moment.
     for (int retry = 0; rc != 0 && errno == EWOULDBLOCK && retry < 20; ++retry) {
       ::usleep(500);

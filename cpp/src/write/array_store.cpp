@@ -5,6 +5,7 @@
 #include "format/schema.hpp"
 #include "os/open_files.hpp"
 #include "os/crash_point.hpp"
+#include "os/fail_point.hpp"
 #include "format/stored_form.hpp"
 #include "sqlite/sql_text.hpp"
 #include "write/record_ring.hpp"
@@ -183,6 +184,7 @@ ArrayStore::Clock::time_point ArrayStore::commit_deadline() const noexcept {
 void ArrayStore::commit() {
   if (!txn_) return;
   crash_point("commit.before");
+  if (const int rc = injected_failure("sqlite.commit")) db_.fail(rc, "COMMIT");  // tests only
   txn_->commit();
   crash_point("commit.after");
   txn_.reset();
