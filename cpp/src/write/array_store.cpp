@@ -5,9 +5,12 @@
 #include "format/schema.hpp"
 #include "os/open_files.hpp"
 #include "os/crash_point.hpp"
+#include "os/fail_point.hpp"
 #include "format/stored_form.hpp"
 #include "sqlite/sql_text.hpp"
 #include "write/record_ring.hpp"
+#include "write/shard_dir.hpp"
+#include "array_logger/meta.hpp"
 #include "write/store_database.hpp"
 
 namespace array_logger::detail {
@@ -41,11 +44,14 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
     : name_(std::move(name)),
       options_(options),
       form_(stored_form_for(validated(name_, spec, options_), options_, stored_)),
-      files_(root, name_),
+      files_(store_dir(root, name_, options_.shard), file_stem(name_, options_.shard)),
       sync_(sync),
       nkeys_(stored_.keys.size()) {
   options_.keys_repr = stored_keys_repr(options_.keys_repr, form_);
   try {
+    if (!options_.shard.empty())
+      check_shard_spec(files_.db().parent_path(), name_, options_.shard, stored_,
+                       options_.keys_repr.empty() ? keys_repr(stored_.keys) : options_.keys_repr);
     open_database();
   } catch (...) {
     // Refused (meta mismatch, not our file, ...): leave the files as they were.
@@ -178,6 +184,7 @@ ArrayStore::Clock::time_point ArrayStore::commit_deadline() const noexcept {
 void ArrayStore::commit() {
   if (!txn_) return;
   crash_point("commit.before");
+  if (const int rc = injected_failure("sqlite.commit")) db_.fail(rc, "COMMIT");  // tests only
   txn_->commit();
   crash_point("commit.after");
   txn_.reset();

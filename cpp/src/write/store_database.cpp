@@ -3,6 +3,7 @@
 #include "array_logger/errors.hpp"
 #include "array_logger/meta.hpp"
 #include "format/schema.hpp"
+#include "os/fail_point.hpp"
 #include "sqlite/transaction.hpp"
 
 namespace array_logger::detail {
@@ -96,7 +97,7 @@ void create_or_check(StoreDatabase& s, const std::filesystem::path& path, const 
     Transaction txn(s.db, Transaction::Mode::Immediate);
     // A concurrent process may have created the schema meanwhile.
     if (!s.db.has_table("meta")) {
-      MetaRows meta = new_file_meta(spec, keys_text, options.shuffle_zstd, options.user_metadata, form);
+      MetaRows meta = new_file_meta(spec, keys_text, options.shuffle_zstd, options.user_metadata, form, options.shard);
       meta.emplace_back(kJournalMetaKey, s.journal == Journal::Rollback ? "rollback" : "wal");
       create_tables(s.db, spec.keys, meta);
       txn.commit();
@@ -120,6 +121,7 @@ StoreDatabase open_store_database(const std::filesystem::path& db_path, const st
   // (SQLite's default is FULL: a few fsyncs per name, which thousands of
   // names register one after the other would wait for).
   s.db.exec(synchronous_pragma(sync));
+  if (const int rc = injected_failure("sqlite.open")) s.db.fail(rc, "cannot open");  // tests only
   if (s.db.has_table("meta") || s.db.has_table("array_log"))
     check_existing(s, db_path, name, spec, form);
   else
