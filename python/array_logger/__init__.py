@@ -30,6 +30,8 @@ from ._core import (
 )
 from ._logger import Logger
 from ._reader import ArrayReader, Batch, open_reader
+from ._run_status import read_runs
+from .dataset import Dataset, open_dataset
 
 __version__: str = _core.__version__
 
@@ -45,6 +47,7 @@ __all__ = [
     "ArrayReader",
     "Batch",
     "Checkpoint",
+    "Dataset",
     "CorruptFileError",
     "Logger",
     "MetaMismatchError",
@@ -60,7 +63,9 @@ __all__ = [
     "init",
     "log",
     "log_many",
+    "open_dataset",
     "open_reader",
+    "read_runs",
     "register",
     "resume",
 ]

@@ -280,6 +280,25 @@ class ArrayReader:
 
         return stats.compute(self.rows(where_clause, params), by=by, per_element=per_element)
 
+    def follow(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None, *,
+               poll_seconds: float = 0.5, timeout: Optional[float] = None
+               ) -> Iterator[Tuple[Dict[str, Any], np.ndarray]]:
+        """Yields every row of this file exactly once, the rows already there
+        first, then each row another process commits, as ``(keys_dict, array)``;
+        waits ``poll_seconds`` between polls that find nothing new. Ends when
+        the writer is gone (closed, including when close() compresses the file
+        to ``.db.zst``, or killed) and every committed row was yielded, or
+        after ``timeout`` seconds. Each poll opens the file afresh, so the
+        writer is never held up (docs/SCALING.md, "Live follow").
+
+        Example:
+            >>> for keys, array in reader.follow(poll_seconds=1.0):  # doctest: +SKIP
+            ...     print(keys["step"], array.mean())
+        """
+        from . import _follow
+
+        return _follow.follow_file(self.path, where_clause, params, poll_seconds, timeout)
+
     def close(self) -> None:
         """Closes the file and removes the temporary copy of a ``.db.zst``."""
         self._core.close()

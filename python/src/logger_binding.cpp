@@ -91,7 +91,8 @@ void PyLogger::register_array(const std::string& name, const std::vector<std::st
                               const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr,
                               std::optional<double> quantize_step, double quantize_min, double quantize_max,
                               bool sparse, std::uint64_t period, const std::string& period_mode,
-                              py::object resume_period, const std::string& journal) {
+                              py::object resume_period, const std::string& journal,
+                              const std::string& shard) {
   ArraySpec spec;
   spec.keys = keys;
   spec.shape = shape;
@@ -113,6 +114,7 @@ void PyLogger::register_array(const std::string& name, const std::vector<std::st
   if (journal == "wal") ro.journal = Journal::Wal;
   else if (journal == "rollback") ro.journal = Journal::Rollback;
   else if (journal != "auto") throw InvalidArgument("journal must be 'auto', 'wal' or 'rollback', got '" + journal + "'");
+  ro.shard = shard;
   Logger::StreamId id;
   {
     py::gil_scoped_release nogil;  // may decompress a .db.zst
@@ -267,7 +269,8 @@ void bind_logger(py::module_& m) {
            py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "",
            py::arg("quantize_step") = py::none(), py::arg("quantize_min") = 0.0, py::arg("quantize_max") = 0.0,
            py::arg("sparse") = false, py::arg("period") = 0, py::arg("period_mode") = "state",
-           py::arg("resume_period") = py::none(), py::arg("journal") = "auto")
+           py::arg("resume_period") = py::none(), py::arg("journal") = "auto",
+           py::arg("shard") = "")
       .def("log_many", &PyLogger::log_many, py::arg("name"), py::arg("key_values"), py::arg("arrays"))
       .def("flush", &PyLogger::flush)
       .def("_checkpoint_positions", &PyLogger::checkpoint_positions)

@@ -29,7 +29,7 @@ class PyLogger {
                       const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr,
                       std::optional<double> quantize_step, double quantize_min, double quantize_max, bool sparse,
                       std::uint64_t period, const std::string& period_mode, py::object resume_period,
-                      const std::string& journal);
+                      const std::string& journal, const std::string& shard = {});
   // log(name, key_values, array) and log(name, array, key_values): the
   // mapping is the keys, the other argument the array.
   void log(py::handle name, py::handle a, py::handle b);

@@ -85,6 +85,12 @@ struct RegisterOptions {
   Period period;
   // Continue this open period (from a checkpoint) instead of starting one.
   std::optional<PeriodState> resume_period;
+  // Empty (default): the name's one file {root}/{name}.db, one writer at a
+  // time. Otherwise this writer's shard of the name (a plain file name, e.g.
+  // "3" or "node07-4711"): {root}/{name}.shards/{shard}.db, with its own
+  // lock, so any number of processes write the name at once; its spec must
+  // be that of the shards already there (docs/SCALING.md).
+  std::string shard;
 };
 
 }  // namespace array_logger

@@ -25,7 +25,8 @@ std::string utc_now_iso() {
 }  // namespace
 
 MetaRows new_file_meta(const ArraySpec& spec, const std::string& keys_text, bool shuffle_zstd,
-                       const std::string& user_metadata, const StoredForm& form) {
+                       const std::string& user_metadata, const StoredForm& form,
+                       const std::string& shard) {
   MetaRows rows = {
       {"shape", shape_repr(spec.shape)},
       {"dtype", std::string(spec.dtype->name)},
@@ -39,6 +40,7 @@ MetaRows new_file_meta(const ArraySpec& spec, const std::string& keys_text, bool
   };
   if (!user_metadata.empty()) rows.emplace_back("user_metadata", user_metadata);
   append_stored_form_meta(form, rows);
+  if (!shard.empty()) rows.emplace_back("shard", shard);
   return rows;
 }
 

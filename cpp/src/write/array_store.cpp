@@ -9,6 +9,8 @@
 #include "format/stored_form.hpp"
 #include "sqlite/sql_text.hpp"
 #include "write/record_ring.hpp"
+#include "write/shard_dir.hpp"
+#include "array_logger/meta.hpp"
 #include "write/store_database.hpp"
 
 namespace array_logger::detail {
@@ -42,11 +44,14 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
     : name_(std::move(name)),
       options_(options),
       form_(stored_form_for(validated(name_, spec, options_), options_, stored_)),
-      files_(root, name_),
+      files_(store_dir(root, name_, options_.shard), file_stem(name_, options_.shard)),
       sync_(sync),
       nkeys_(stored_.keys.size()) {
   options_.keys_repr = stored_keys_repr(options_.keys_repr, form_);
   try {
+    if (!options_.shard.empty())
+      check_shard_spec(files_.db().parent_path(), name_, options_.shard, stored_,
+                       options_.keys_repr.empty() ? keys_repr(stored_.keys) : options_.keys_repr);
     open_database();
   } catch (...) {
     // Refused (meta mismatch, not our file, ...): leave the files as they were.

@@ -5,12 +5,19 @@
 // Logger's own (write/store_files.cpp, write/array_store.cpp).
 #include "array_logger/file_tools.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <string>
 
 #include "array_logger/errors.hpp"
 #include "array_logger/logger.hpp"
 #include "array_logger/meta.hpp"
 #include "array_logger/reader.hpp"
+#include "os/file_ops.hpp"
+#include "os/name_lock.hpp"
+#include "os/zstd_file.hpp"
 
 namespace array_logger {
 namespace {
@@ -81,6 +88,25 @@ std::filesystem::path compress_file(const std::filesystem::path& path, int level
 
 std::filesystem::path decompress_file(const std::filesystem::path& path) {
   return resume_and_close(inspect(path), std::nullopt, 0, {});
+}
+
+void decompress_copy(const std::filesystem::path& path, const std::filesystem::path& out) {
+  detail::Fd fd = detail::open_file(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  try {
+    detail::decompress_to_fd(path, fd, out);
+  } catch (...) {
+    ::unlink(out.c_str());
+    throw;
+  }
+}
+
+bool writer_active(const std::filesystem::path& path) {
+  std::string stem = path.filename().string();
+  for (const char* suffix : {".zst", ".db"})
+    if (stem.size() > std::strlen(suffix) && stem.compare(stem.size() - std::strlen(suffix), std::string::npos, suffix) == 0)
+      stem.resize(stem.size() - std::strlen(suffix));
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  return detail::name_lock_held(dir, stem);
 }
 
 }  // namespace array_logger

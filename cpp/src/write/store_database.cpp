@@ -97,7 +97,7 @@ void create_or_check(StoreDatabase& s, const std::filesystem::path& path, const 
     Transaction txn(s.db, Transaction::Mode::Immediate);
     // A concurrent process may have created the schema meanwhile.
     if (!s.db.has_table("meta")) {
-      MetaRows meta = new_file_meta(spec, keys_text, options.shuffle_zstd, options.user_metadata, form);
+      MetaRows meta = new_file_meta(spec, keys_text, options.shuffle_zstd, options.user_metadata, form, options.shard);
       meta.emplace_back(kJournalMetaKey, s.journal == Journal::Rollback ? "rollback" : "wal");
       create_tables(s.db, spec.keys, meta);
       txn.commit();
