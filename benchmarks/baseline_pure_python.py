@@ -1,10 +1,10 @@
 """Pure-Python array_logger (format 1): the design users run today.
 
-A faithful re-implementation of the seed README's design, used
+A faithful re-implementation of the pure-Python array_logger 1.x, used
   * by benchmarks/run.py as the ``baseline`` peer, and
   * by the test suite to create format-1 files (``Logger`` needs no global state).
 
-Layout written (format 1, see shared SPEC.md):
+Layout written (format 1, docs/FORMAT.md):
   {root}/{name}.db, WAL mode while writing, stdlib sqlite3 defaults otherwise.
   meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) rows:
       shape = repr(tuple(shape))          e.g. "(10, 5)", "(1,)"
@@ -317,7 +317,7 @@ class ArrayReader:
             self._tmpdir = None
 
 
-# ---- module-level API (the seed's four functions) -----------------------
+# ---- module-level API (its four functions) ---------------------------------
 _logger = None
 
 

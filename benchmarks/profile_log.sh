@@ -4,7 +4,9 @@
 # calls, so interpreter start-up, imports, init/register and close cancel out.
 #   bash benchmarks/profile_log.sh [N1] [N2]        (default 2000 12000)
 #   MODULE=baseline_pure_python bash benchmarks/profile_log.sh   # profile the pure-Python baseline
-# Keeps the larger run's callgrind.out in benchmarks/_work/ for callgrind_annotate / kcachegrind.
+# Prints instructions per call for all threads and for the main thread alone (the caller of
+# log(), repeatable to the instruction; the writer thread's share varies with how its batches
+# fall). Keeps the larger run's callgrind.out.N-NN (one per thread) in benchmarks/_work/.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 N1="${1:-2000}"; N2="${2:-12000}"
@@ -30,18 +32,27 @@ for ep in range(n // 100):
 al.close()
 PYEOF
 
-run() {  # $1 = N -> prints collected instruction count
+run() {  # $1 = N -> prints "all-threads main-thread" instruction counts
   local n="$1" out="$work/callgrind.out.$1"
-  PYTHONMALLOC=malloc valgrind --tool=callgrind --callgrind-out-file="$out" \
+  # One output file per thread (out-01 is the main thread, the producer):
+  # the main thread's count does not depend on how the writer thread's
+  # batches happened to fall, so it repeats to the instruction.
+  PYTHONMALLOC=malloc valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out" \
       "$PY" "$work/loop.py" "$n" "$work/root_$n" 2> "$work/valgrind_$n.log" >/dev/null
-  grep -E "Collected :" "$work/valgrind_$n.log" | awk '{print $NF}' || { echo "callgrind failed, see $work/valgrind_$n.log" >&2; tail -5 "$work/valgrind_$n.log" >&2; exit 1; }
+  local all main
+  all=$(grep -E "Collected :" "$work/valgrind_$n.log" | awk '{print $NF}') ||
+    { echo "callgrind failed, see $work/valgrind_$n.log" >&2; tail -5 "$work/valgrind_$n.log" >&2; exit 1; }
+  main=$(awk '/^summary:/ {print $2}' "$out-01")
+  echo "$all $main"
 }
 echo "callgrind: $MODULE.log, N1=$N1 N2=$N2 calls (this takes a minute)..." >&2
-I1=$(run "$N1"); I2=$(run "$N2")
-python - "$I1" "$I2" "$N1" "$N2" "$MODULE" <<'PYEOF'
+R1=$(run "$N1"); R2=$(run "$N2")
+"$PY" - $R1 $R2 "$N1" "$N2" "$MODULE" <<'PYEOF'
 import sys
-i1, i2, n1, n2, mod = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-print(f"{mod}.log: {(i2 - i1) / (n2 - n1):,.0f} instructions per call "
-      f"(loop incl. key-dict creation; {i1:,} Ir @ {n1}, {i2:,} Ir @ {n2})")
+a1, m1, a2, m2, n1, n2 = map(int, sys.argv[1:7])
+mod = sys.argv[7]
+print(f"{mod}.log: {(a2 - a1) / (n2 - n1):,.0f} instructions per call, all threads "
+      f"(loop incl. key-dict creation; {a1:,} Ir @ {n1}, {a2:,} Ir @ {n2}); "
+      f"main thread (the caller of log): {(m2 - m1) / (n2 - n1):,.0f} per call")
 PYEOF
-echo "profile: callgrind_annotate $work/callgrind.out.$N2 | head -40" >&2
+echo "profile: callgrind_annotate $work/callgrind.out.$N2-01 | head -40" >&2

@@ -1,7 +1,8 @@
 # ArrayLoggerSQLite.cmake -- statically linked SQLite from the amalgamation.
 #
-# Include from the top-level CMakeLists.txt (after project(); the C language is
-# enabled here if the project did not enable it):
+# Include from the top-level CMakeLists.txt (after project() and
+# find_package(Threads); the C language is enabled here if the project did
+# not enable it):
 #
 #   include(cmake/ArrayLoggerSQLite.cmake)
 #   target_link_libraries(core PRIVATE array_logger::sqlite3)
@@ -14,7 +15,8 @@
 #       ${CMAKE_BINARY_DIR}/_deps/sqlite-amalgamation and produced there at
 #       configure time by cmake/obtain_sqlite_amalgamation.sh (Debian source
 #       package, pinned version, SHA-256 verified; ~20 s the first time,
-#       instant afterwards).
+#       instant afterwards). Either way sqlite3.c is compared with the pin of
+#       cmake/pins.env: an obtained copy must match, a given one is reported.
 #   ARRAY_LOGGER_ALLOW_SYSTEM_SQLITE (option, default ON) -- if obtaining the
 #       amalgamation fails, fall back to find_package(SQLite3) (shared system
 #       library) with a warning instead of failing.
@@ -38,12 +40,7 @@ set(ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR "" CACHE PATH
 option(ARRAY_LOGGER_ALLOW_SYSTEM_SQLITE
   "Fall back to the system (shared) SQLite if the amalgamation cannot be obtained" ON)
 
-if(NOT TARGET Threads::Threads)
-  if(NOT DEFINED THREADS_PREFER_PTHREAD_FLAG)
-    set(THREADS_PREFER_PTHREAD_FLAG ON)
-  endif()
-  find_package(Threads REQUIRED)
-endif()
+include("${CMAKE_CURRENT_LIST_DIR}/ArrayLoggerPins.cmake")
 
 # ---------------------------------------------------------------------------
 # Locate or obtain the amalgamation.
@@ -105,6 +102,15 @@ endif()
 # Build the amalgamation ...
 # ---------------------------------------------------------------------------
 if(_al_sqlite_dir)
+  file(SHA256 "${_al_sqlite_dir}/sqlite3.c" _al_sqlite_sha)
+  if(_al_sqlite_sha STREQUAL ARRAY_LOGGER_PIN_SQLITE3_C_SHA256)
+    set(_al_sqlite_pinned "pinned")
+  elseif(_al_sqlite_user_dir)
+    set(_al_sqlite_pinned "NOT the pinned ${ARRAY_LOGGER_PIN_SQLITE_UPSTREAM_VERSION}: SHA-256 ${_al_sqlite_sha}")
+  else()
+    message(FATAL_ERROR "array_logger: ${_al_sqlite_dir}/sqlite3.c has SHA-256 ${_al_sqlite_sha}, "
+                        "pinned ${ARRAY_LOGGER_PIN_SQLITE3_C_SHA256} (cmake/pins.env)")
+  endif()
   get_property(_al_langs GLOBAL PROPERTY ENABLED_LANGUAGES)
   if(NOT "C" IN_LIST _al_langs)
     enable_language(C)
@@ -181,7 +187,7 @@ if(_al_sqlite_dir)
 
   set(ARRAY_LOGGER_SQLITE_KIND "amalgamation")
   set(ARRAY_LOGGER_SQLITE_SOURCE_DIR "${_al_sqlite_dir}")
-  message(STATUS "array_logger: SQLite ${ARRAY_LOGGER_SQLITE_VERSION} (static, amalgamation: ${_al_sqlite_dir})")
+  message(STATUS "array_logger: SQLite ${ARRAY_LOGGER_SQLITE_VERSION} (static, amalgamation: ${_al_sqlite_dir}, ${_al_sqlite_pinned})")
 
 # ---------------------------------------------------------------------------
 # ... or fall back to the system library.

@@ -1,6 +1,6 @@
 # ArrayLoggerZstd.cmake -- statically linked libzstd.
 #
-# Include from the top-level CMakeLists.txt:
+# Include from the top-level CMakeLists.txt (after find_package(Threads)):
 #
 #   include(cmake/ArrayLoggerZstd.cmake)
 #   target_link_libraries(core PRIVATE array_logger::zstd)
@@ -19,13 +19,6 @@
 include_guard(GLOBAL)
 
 set(ARRAY_LOGGER_ZSTD_ROOT "" CACHE PATH "Prefix of a zstd installation providing a static libzstd (libzstd.a) and zstd.h")
-
-if(NOT TARGET Threads::Threads)
-  if(NOT DEFINED THREADS_PREFER_PTHREAD_FLAG)
-    set(THREADS_PREFER_PTHREAD_FLAG ON)
-  endif()
-  find_package(Threads REQUIRED)
-endif()
 
 set(_al_zstd_root "${ARRAY_LOGGER_ZSTD_ROOT}")
 if(NOT _al_zstd_root AND DEFINED ENV{ARRAY_LOGGER_ZSTD_ROOT})

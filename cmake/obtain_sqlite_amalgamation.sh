@@ -5,12 +5,14 @@
 # the *Debian source package* of sqlite3, fetched with the ordinary apt client
 # (apt verifies the .dsc/.orig/.debian files against the signed Sources index),
 # unpacked with dpkg-source (which re-checks the .dsc checksums) and turned
-# into the amalgamation with upstream's own `make sqlite3.c`.  The result is
-# checked against SHA-256 values pinned below.
+# into the amalgamation with upstream's own `make sqlite3.c`.  The downloaded
+# tarballs and the result are checked against the SHA-256 values pinned in
+# cmake/pins.env.
 #
 # Idempotent: exits 0 immediately if OUTDIR already holds files with the pinned
-# hashes.  Needs root (or passwordless sudo) only if it has to add a deb-src
-# entry, run `apt-get update` or install build tools.
+# hashes.  The version and every SHA-256 come from cmake/pins.env.  Needs root
+# (or passwordless sudo) only if it has to add a deb-src entry, run
+# `apt-get update` or install build tools.
 #
 # The deb-src entry is DERIVED from the machine's own apt sources and written
 # to a separate file (/etc/apt/sources.list.d/array-logger-deb-src.sources or
@@ -21,16 +23,8 @@
 #   TMPDIR                              where the temporary directory goes
 set -euo pipefail
 
-# ---------------------------------------------------------------------------
-# Pins.  Changing SQLITE_DEBIAN_VERSION requires regenerating both hashes
-# (run the script with the new version; it prints the actual hashes on
-# mismatch; build twice to confirm they are reproducible, then pin).
-# ---------------------------------------------------------------------------
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"   # pins (cmake/pins.env), as_root, sha256_of
 SQLITE_SOURCE_PACKAGE="sqlite3"
-SQLITE_DEBIAN_VERSION="3.40.1-2+deb12u2"      # Debian 12 (bookworm)
-SQLITE_UPSTREAM_VERSION="3.40.1"
-SQLITE3_C_SHA256="9103996659b43b18d2fddac6c86ccf74b00afed17ada2275433be2fd01607f4a"
-SQLITE3_H_SHA256="9222d6a9e53903389cc09b103b55f786074b5cc8cb0f52a494d54eddf27559ef"
 
 DEB_SRC_FILE_BASENAME="array-logger-deb-src"
 # Only stanzas/lines whose URI matches this (extended, case-insensitive) regex
@@ -38,17 +32,11 @@ DEB_SRC_FILE_BASENAME="array-logger-deb-src"
 # not touched.
 DEBIAN_URI_RE='debian'
 
-PROG="obtain_sqlite_amalgamation"
-
-log()  { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die()  { printf '%s: ERROR: %s\n' "$PROG" "$*" >&2; exit 1; }
 
 usage() { echo "usage: $0 OUTDIR" >&2; exit 2; }
 [ $# -eq 1 ] || usage
 OUTDIR=$1
 [ -n "$OUTDIR" ] || usage
-
-sha256_of() { sha256sum "$1" | awk '{print $1}'; }
 
 have_pinned_files() {
   [ -f "$OUTDIR/sqlite3.c" ] && [ -f "$OUTDIR/sqlite3.h" ] || return 1
@@ -56,14 +44,14 @@ have_pinned_files() {
   [ "$(sha256_of "$OUTDIR/sqlite3.h")" = "$SQLITE3_H_SHA256" ] || return 1
 }
 
-command -v sha256sum >/dev/null 2>&1 || die "sha256sum not found (coreutils)."
+command -v sha256sum >/dev/null 2>&1 || al_die "sha256sum not found (coreutils)."
 
 # Fast path.
 if have_pinned_files; then
   exit 0
 fi
 
-mkdir -p "$OUTDIR" || die "cannot create output directory '$OUTDIR'."
+mkdir -p "$OUTDIR" || al_die "cannot create output directory '$OUTDIR'."
 OUTDIR=$(cd "$OUTDIR" && pwd)
 
 # Serialise concurrent runs (two configures at once would fight over apt locks
@@ -72,11 +60,11 @@ LOCKFILE="${TMPDIR:-/tmp}/array_logger_obtain_sqlite.lock"
 if command -v flock >/dev/null 2>&1; then
   if { exec 9>>"$LOCKFILE"; } 2>/dev/null; then
     chmod a+rw "$LOCKFILE" 2>/dev/null || true
-    if ! flock -w 900 9; then die "timed out waiting for lock '$LOCKFILE'."; fi
+    if ! flock -w 900 9; then al_die "timed out waiting for lock '$LOCKFILE'."; fi
     # Another run may have finished while we waited.
     if have_pinned_files; then exit 0; fi
   else
-    log "warning: cannot open lock file '$LOCKFILE'; continuing without locking"
+    al_log "warning: cannot open lock file '$LOCKFILE'; continuing without locking"
   fi
 fi
 
@@ -85,7 +73,7 @@ TMP_PATHS=()
 WORK=""
 cleanup() {
   if [ -n "$WORK" ] && [ "${ARRAY_LOGGER_SQLITE_KEEP_WORKDIR:-0}" = 1 ]; then
-    log "keeping $WORK"
+    al_log "keeping $WORK"
   elif [ -n "$WORK" ]; then
     rm -rf "$WORK"
   fi
@@ -93,20 +81,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log "obtaining SQLite amalgamation $SQLITE_UPSTREAM_VERSION from Debian source package $SQLITE_SOURCE_PACKAGE=$SQLITE_DEBIAN_VERSION"
+al_log "obtaining SQLite amalgamation $SQLITE_UPSTREAM_VERSION from Debian source package $SQLITE_SOURCE_PACKAGE=$SQLITE_DEBIAN_VERSION"
 
-command -v apt-get >/dev/null 2>&1 || die "apt-get not found: this script only works on Debian/Ubuntu-like systems. Provide sqlite3.c/sqlite3.h yourself and set ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR (or allow the system SQLite fallback)."
-
-# Run a command that needs root privileges.
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    sudo -n "$@"
-  else
-    die "need root privileges to run: $* -- apt-get is not possible as user '$(id -un)' without passwordless sudo. Run this script once as root (it is idempotent), or provide sqlite3.c/sqlite3.h and set ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR."
-  fi
-}
+command -v apt-get >/dev/null 2>&1 || al_die "apt-get not found: this script only works on Debian/Ubuntu-like systems. Provide sqlite3.c/sqlite3.h yourself and set ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR (or allow the system SQLite fallback)."
 
 export DEBIAN_FRONTEND=noninteractive
 APT_OPTS=(-q -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=600)
@@ -114,10 +91,10 @@ APT_OPTS=(-q -o Dpkg::Use-Pty=0 -o DPkg::Lock::Timeout=600)
 APT_UPDATED=0
 apt_update() {
   [ "$APT_UPDATED" -eq 0 ] || return 0
-  log "running apt-get update"
+  al_log "running apt-get update"
   # A failing auxiliary repository must not stop us; success is judged later
   # by whether the pinned source version is visible.
-  as_root apt-get "${APT_OPTS[@]}" update >&2 || log "warning: apt-get update reported errors (continuing)"
+  as_root apt-get "${APT_OPTS[@]}" update >&2 || al_log "warning: apt-get update reported errors (continuing)"
   APT_UPDATED=1
 }
 
@@ -131,15 +108,15 @@ command -v tclsh       >/dev/null 2>&1 || need_pkgs+=(tcl)
 command -v make        >/dev/null 2>&1 || need_pkgs+=(make)
 command -v xz          >/dev/null 2>&1 || need_pkgs+=(xz-utils)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
-  log "installing missing build tools: ${need_pkgs[*]}"
+  al_log "installing missing build tools: ${need_pkgs[*]}"
   if ! as_root apt-get "${APT_OPTS[@]}" install -y --no-install-recommends "${need_pkgs[@]}" >&2; then
     apt_update
     as_root apt-get "${APT_OPTS[@]}" install -y --no-install-recommends "${need_pkgs[@]}" >&2 \
-      || die "apt-get install ${need_pkgs[*]} failed."
+      || al_die "apt-get install ${need_pkgs[*]} failed."
   fi
 fi
 for t in dpkg-source tclsh make; do
-  command -v "$t" >/dev/null 2>&1 || die "'$t' still not available after installing build tools."
+  command -v "$t" >/dev/null 2>&1 || al_die "'$t' still not available after installing build tools."
 done
 
 # ---------------------------------------------------------------------------
@@ -200,7 +177,7 @@ ensure_deb_src() {
   local our822="$dir/$DEB_SRC_FILE_BASENAME.sources"
   local ourlist="$dir/$DEB_SRC_FILE_BASENAME.list"
   if [ -e "$our822" ] || [ -e "$ourlist" ]; then
-    log "deb-src entry already present ($our822 / $ourlist)"
+    al_log "deb-src entry already present ($our822 / $ourlist)"
     return 0
   fi
 
@@ -236,14 +213,14 @@ ensure_deb_src() {
 
   if [ "$n822" -eq 0 ] && [ "$nlist" -eq 0 ]; then
     rm -f "$tmp822" "$tmplist"
-    die "could not derive a deb-src entry: no enabled 'deb' entry with a Debian URI found in $etc_list or $dir/*.{sources,list}."
+    al_die "could not derive a deb-src entry: no enabled 'deb' entry with a Debian URI found in $etc_list or $dir/*.{sources,list}."
   fi
   if [ "$n822" -gt 0 ]; then
-    log "writing $our822"
+    al_log "writing $our822"
     as_root install -m 0644 "$tmp822" "$our822"
   fi
   if [ "$nlist" -gt 0 ]; then
-    log "writing $ourlist"
+    al_log "writing $ourlist"
     as_root install -m 0644 "$tmplist" "$ourlist"
   fi
   rm -f "$tmp822" "$tmplist"
@@ -252,13 +229,13 @@ ensure_deb_src() {
 if ! source_version_available; then
   ensure_deb_src
   apt_update
-  source_version_available || die "source package $SQLITE_SOURCE_PACKAGE=$SQLITE_DEBIAN_VERSION is not available from the configured deb-src entries (see 'apt-cache showsrc $SQLITE_SOURCE_PACKAGE'). The pin in $0 may be outdated: update SQLITE_DEBIAN_VERSION and the SHA-256 pins, or set ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR."
+  source_version_available || al_die "source package $SQLITE_SOURCE_PACKAGE=$SQLITE_DEBIAN_VERSION is not available from the configured deb-src entries (see 'apt-cache showsrc $SQLITE_SOURCE_PACKAGE'). The pin in cmake/pins.env may be outdated: update the SQLite pins there, or set ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR."
 fi
 
 # ---------------------------------------------------------------------------
 # 3. Download (apt verifies against the signed Sources index), unpack, build.
 # ---------------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/array_logger_sqlite.XXXXXX") || die "mktemp failed."
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/array_logger_sqlite.XXXXXX") || al_die "mktemp failed."
 # apt downloads as its sandbox user (_apt) when run as root: give it a
 # directory it can write to, so the download stays sandboxed.
 DL="$WORK/dl"
@@ -268,25 +245,27 @@ if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then
   chown _apt "$DL" 2>/dev/null || true
 fi
 
-log "downloading source package (apt-get source --download-only)"
+al_log "downloading source package (apt-get source --download-only)"
 ( cd "$DL" && apt-get "${APT_OPTS[@]}" source --download-only \
     "$SQLITE_SOURCE_PACKAGE=$SQLITE_DEBIAN_VERSION" >&2 ) \
-  || die "apt-get source --download-only $SQLITE_SOURCE_PACKAGE=$SQLITE_DEBIAN_VERSION failed."
+  || al_die "apt-get source --download-only $SQLITE_SOURCE_PACKAGE=$SQLITE_DEBIAN_VERSION failed."
 
+check_sha256 "$DL/$SQLITE_ORIG_TAR" "$SQLITE_ORIG_SHA256"
+check_sha256 "$DL/$SQLITE_DEBIAN_TAR" "$SQLITE_DEBIAN_SHA256"
 DSC_VERSION=${SQLITE_DEBIAN_VERSION#*:}
 DSC="$DL/${SQLITE_SOURCE_PACKAGE}_${DSC_VERSION}.dsc"
-[ -f "$DSC" ] || die "expected $DSC after download, not found."
+[ -f "$DSC" ] || al_die "expected $DSC after download, not found."
 
-log "unpacking with dpkg-source -x"
+al_log "unpacking with dpkg-source -x"
 # Signature of the .dsc is not checked against a Debian keyring here (apt
 # already authenticated every file via the signed Release/Sources chain);
 # dpkg-source still verifies the file checksums listed in the .dsc.
 ( cd "$WORK" && dpkg-source --no-copy -x "$DSC" "$WORK/src" >&2 ) \
-  || die "dpkg-source -x $DSC failed."
+  || al_die "dpkg-source -x $DSC failed."
 SRC="$WORK/src"
-[ -f "$SRC/configure" ] || die "unpacked source in $SRC has no configure script."
+[ -f "$SRC/configure" ] || al_die "unpacked source in $SRC has no configure script."
 
-log "configuring and generating the amalgamation (make sqlite3.c)"
+al_log "configuring and generating the amalgamation (make sqlite3.c)"
 BLD="$WORK/build"
 mkdir -p "$BLD"
 JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
@@ -299,21 +278,21 @@ JOBS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
     || { tail -n 40 configure.log >&2; exit 1; }
   make -j"$JOBS" sqlite3.c >make.log 2>&1 \
     || { tail -n 40 make.log >&2; exit 1; }
-) || die "building sqlite3.c failed (see output above; rerun with ARRAY_LOGGER_SQLITE_KEEP_WORKDIR=1 to inspect $BLD)."
+) || al_die "building sqlite3.c failed (see output above; rerun with ARRAY_LOGGER_SQLITE_KEEP_WORKDIR=1 to inspect $BLD)."
 
 for f in sqlite3.c sqlite3.h; do
-  [ -f "$BLD/$f" ] || die "build finished but $BLD/$f is missing."
+  [ -f "$BLD/$f" ] || al_die "build finished but $BLD/$f is missing."
 done
 
 got_c=$(sha256_of "$BLD/sqlite3.c")
 got_h=$(sha256_of "$BLD/sqlite3.h")
 if [ "$got_c" != "$SQLITE3_C_SHA256" ] || [ "$got_h" != "$SQLITE3_H_SHA256" ]; then
-  log "SHA-256 mismatch for the generated amalgamation:"
-  log "  sqlite3.c expected $SQLITE3_C_SHA256"
-  log "            got      $got_c"
-  log "  sqlite3.h expected $SQLITE3_H_SHA256"
-  log "            got      $got_h"
-  die "refusing to use an amalgamation that does not match the pinned hashes."
+  al_log "SHA-256 mismatch for the generated amalgamation:"
+  al_log "  sqlite3.c expected $SQLITE3_C_SHA256"
+  al_log "            got      $got_c"
+  al_log "  sqlite3.h expected $SQLITE3_H_SHA256"
+  al_log "            got      $got_h"
+  al_die "refusing to use an amalgamation that does not match the pinned hashes."
 fi
 
 # ---------------------------------------------------------------------------
@@ -321,9 +300,9 @@ fi
 # ---------------------------------------------------------------------------
 for f in sqlite3.h sqlite3.c; do
   tmp="$OUTDIR/.$f.tmp.$$"
-  cp "$BLD/$f" "$tmp" || die "cannot write $tmp."
+  cp "$BLD/$f" "$tmp" || al_die "cannot write $tmp."
   chmod 0644 "$tmp"
-  mv -f "$tmp" "$OUTDIR/$f" || die "cannot rename $tmp to $OUTDIR/$f."
+  mv -f "$tmp" "$OUTDIR/$f" || al_die "cannot rename $tmp to $OUTDIR/$f."
 done
-have_pinned_files || die "verification of $OUTDIR after copy failed."
-log "done: $OUTDIR/sqlite3.c ($got_c)"
+have_pinned_files || al_die "verification of $OUTDIR after copy failed."
+al_log "done: $OUTDIR/sqlite3.c ($got_c)"

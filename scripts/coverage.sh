@@ -10,7 +10,8 @@
 #     fails below the thresholds of docs/TESTING.md.
 # Arguments are passed to pytest. Expects scripts/setup.sh to have run.
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+repo="$al_repo"
 cd "$repo"
 
 # Thresholds, set from the measurement (docs/TESTING.md): a drop fails the run.
@@ -18,9 +19,7 @@ CPP_LINE_MIN=90
 CPP_BRANCH_MIN=72
 PY_LINE_MIN=90
 
-export PATH="$repo/.venv/bin:$PATH"
-export ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR="${ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR:-$repo/build/_deps/sqlite-amalgamation}"
-export ARRAY_LOGGER_ZSTD_ROOT="${ARRAY_LOGGER_ZSTD_ROOT:-$repo/build/_deps/zstd-mt}"
+use_built_deps
 out="$repo/build/coverage"
 site="$out/site"
 

@@ -3,15 +3,10 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer and under ThreadSanitizer.
 # Expects scripts/setup.sh to have run (toolchain, .venv, amalgamation).
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
-dpkg -s doctest-dev >/dev/null 2>&1 || {
-  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq doctest-dev >/dev/null || { apt-get update -qq && apt-get install -y -qq doctest-dev >/dev/null; }
-  else sudo apt-get install -y -qq doctest-dev >/dev/null; fi
-}
-export PATH="$repo/.venv/bin:$PATH"
-export ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR="${ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR:-$repo/build/_deps/sqlite-amalgamation}"
-export ARRAY_LOGGER_ZSTD_ROOT="${ARRAY_LOGGER_ZSTD_ROOT:-$repo/build/_deps/zstd-mt}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$al_repo"
+apt_install doctest-dev
+use_built_deps
 jobs="$(nproc)"
 
 run() {  # name, extra cmake args...

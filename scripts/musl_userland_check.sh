@@ -18,7 +18,8 @@
 #
 #   bash scripts/musl_userland_check.sh [WHEEL]
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # apt_install
+repo="$al_repo"
 cd "$repo"
 say() { echo "musl_userland: [${SECONDS}s] $*"; }
 arch="$(uname -m)"
@@ -27,13 +28,6 @@ prefix="$base/musl-python"
 numpy_pin="numpy==2.4.6"
 python_deb="3.11.2-6+deb12u8"   # bookworm main (the security pool is not served here)
 
-apt_install() {
-  local missing=() p
-  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-  ((${#missing[@]})) || return 0
-  apt-get install -y -qq "${missing[@]}" >/dev/null ||
-    { apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; }
-}
 apt_install musl musl-tools musl-dev dpkg-dev
 
 if [ ! -x "$prefix/bin/python3.11" ]; then

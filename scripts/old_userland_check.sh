@@ -14,15 +14,15 @@
 #   bash scripts/old_userland_check.sh [WHEEL]   # default: build the cp39 wheel
 # Needs root (debootstrap, chroot). ~5 min the first time (debootstrap), ~1 min after.
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # apt_install
+repo="$al_repo"
 cd "$repo"
 say() { echo "old_userland: [${SECONDS}s] $*"; }
 root="$repo/build/wheels/userland/bullseye"
 numpy_pin="numpy==2.0.2"   # the last numpy with cp39 wheels
 
 if [ ! -x "$root/usr/bin/python3.9" ] || [ ! -f "$root/.complete" ]; then
-  command -v debootstrap >/dev/null || apt-get install -y -qq debootstrap >/dev/null ||
-    { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
+  apt_install debootstrap
   say "debootstrap bullseye (minbase + python3, python3-venv) into $root"
   rm -rf "$root"
   debootstrap --variant=minbase --include=python3,python3-venv bullseye "$root" \

@@ -14,11 +14,10 @@
 # (docs/WHEELS.md, "What is proven here").
 # Expects scripts/setup.sh to have run.
 set -euo pipefail
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+repo="$al_repo"
 cd "$repo"
-export PATH="$repo/.venv/bin:$PATH"
-export ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR="${ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR:-$repo/build/_deps/sqlite-amalgamation}"
-export ARRAY_LOGGER_ZSTD_ROOT="${ARRAY_LOGGER_ZSTD_ROOT:-$repo/build/_deps/zstd-mt}"
+use_built_deps
 jobs="$(nproc)"
 work="$repo/build/packaging"
 rm -rf "$work/prefix" "$work/data" "$work/dist" "$work/venv" "$work/venv-sdist"

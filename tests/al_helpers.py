@@ -72,3 +72,12 @@ def assert_same_arrays(got: Sequence[np.ndarray], expected: Sequence[np.ndarray]
         assert g.dtype == e.dtype, (i, g.dtype, e.dtype)
         assert g.shape == e.shape, (i, g.shape, e.shape)
         assert g.tobytes() == e.tobytes(), i
+
+
+def integrity_ok(db: Path) -> None:
+    """SQLite's own integrity check passes (read-write: recovers a WAL as any SQLite would)."""
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        con.close()

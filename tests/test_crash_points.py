@@ -199,6 +199,6 @@ def test_every_crash_point_of_the_core_is_killed_by_a_test() -> None:
     for f in src.rglob("*.cpp"):
         text = f.read_text(encoding="utf-8")
         names |= set(re.findall(r'crash_point\("([\w.]+)"\)', text))
-        names |= set(re.findall(r'durable_rename\([^;]*"([\w.]+)"\)', text))
+        names |= set(re.findall(r'durable_rename\([^;{]*"([\w.]+)"\)', text))  # calls, not the definition
     tested = set(CLOSE_STEPS) | set(RESUME_STEPS) | {"commit.before", "commit.after"}
     assert names == tested, (sorted(names - tested), sorted(tested - names))

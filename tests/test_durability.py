@@ -8,7 +8,6 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 
 import array_logger
-from al_helpers import read_rows, run_child, start_child, zstd_decompress
+from al_helpers import integrity_ok, read_rows, run_child, start_child, zstd_decompress
 
 
 def visible(root: Path) -> List[str]:
@@ -26,14 +25,6 @@ def visible(root: Path) -> List[str]:
 
 def row_x(i: int) -> np.ndarray:
     return np.arange(32, dtype=np.float64) + i * 1000.0
-
-
-def integrity_ok(db: Path) -> None:
-    con = sqlite3.connect(db)  # read-write: recovers the WAL like any SQLite would
-    try:
-        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    finally:
-        con.close()
 
 
 def check_prefix(db: Path, at_least: int) -> int:

@@ -1,4 +1,4 @@
-"""Every error SPEC.md promises, and that the logger stays usable and loses
+"""Every error docs/DESIGN.md ("Errors") promises, and that the logger stays usable and loses
 nothing after each of them."""
 
 from __future__ import annotations

@@ -95,15 +95,15 @@ def test_exit_handler_reports_a_close_error_and_exits_normally(tmp_path: Path) -
 def test_sigterm_handler_is_installed_only_from_the_main_thread(tmp_path: Path) -> None:
     done = run_child("""
         import signal, sys, threading, array_logger
-        from array_logger import _signals
+        from array_logger import _lifecycle
         got = []
         t = threading.Thread(target=lambda: got.append(array_logger.Logger(sys.argv[1] + "/a", None)))
         t.start(); t.join()
-        print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, _signals.previous_handler())
+        print(signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, _lifecycle.previous_sigterm_handler())
         got[0].close()
         with array_logger.Logger(sys.argv[1] + "/b", None):
-            print(signal.getsignal(signal.SIGTERM) is _signals._on_sigterm,
-                  _signals.previous_handler() is signal.SIG_DFL)
+            print(signal.getsignal(signal.SIGTERM) is _lifecycle._on_sigterm,
+                  _lifecycle.previous_sigterm_handler() is signal.SIG_DFL)
     """, str(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "None", "True", "True"]

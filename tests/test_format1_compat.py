@@ -1,7 +1,7 @@
 """Files of the pure-Python array_logger (format 1): readable and resumable.
 
 The files are built by hand with the stdlib sqlite3 module following
-SPEC.md's facts: meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) with shape /
+docs/FORMAT.md (format 1): meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) with shape /
 dtype / keys as Python reprs and array_logger_version "1.0"; array_log with
 one INTEGER NOT NULL column per key and data BLOB NOT NULL holding the bare
 ndarray.tobytes(); WAL journal mode as the old writer left it; compressed

@@ -244,7 +244,7 @@ def test_log_argument_orders_and_keywords(tmp_path: Path) -> None:
     log("x", a(7), array={"i": 7})  # the mapping is the keys, whatever the slot
     log("x", types.MappingProxyType({"i": 8}), a(8))
     log("x", a(9), types.MappingProxyType({"i": 9}))
-    log("x", [9, 10], {"i": 10})  # list array, dict keys, seed's documented order
+    log("x", [9, 10], {"i": 10})  # list array, dict keys, the pure-Python version's documented order
     with pytest.raises(TypeError):
         log("x", {"i": 11}, a(11), a(11))
     with pytest.raises(TypeError):

@@ -17,7 +17,6 @@ import mmap
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -28,7 +27,7 @@ import numpy as np
 import pytest
 
 import array_logger
-from al_helpers import child_env
+from al_helpers import child_env, integrity_ok
 
 CYCLE = 4096  # distinct 32-byte rows, made before the loop
 
@@ -151,14 +150,6 @@ def committed_prefix(case: Case, db: Path) -> int:
 
 def visible(root: Path) -> list:
     return sorted(f for f in os.listdir(root) if not f.startswith("."))  # not the lock file
-
-
-def integrity_ok(db: Path) -> None:
-    con = sqlite3.connect(db)  # read-write: recovers the WAL as any SQLite would
-    try:
-        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    finally:
-        con.close()
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.loop}-{c.comp}-{c.size}-{c.mode}")

@@ -1,6 +1,6 @@
-"""The seed README's code examples, verbatim, run in this process.
+"""The pure-Python array_logger's README examples, verbatim, run in this process.
 
-Each example is the exact text of the README (seeds/000_*.txt); it runs with
+Each example is the exact text of that README (tests/seed_examples/); it runs with
 the working directory in a temporary directory, numpy's global RNG seeded so
 that the logged arrays can be regenerated and compared byte for byte.
 (tests/test_seed_examples.py runs the same examples in fresh interpreters.)

@@ -1,7 +1,9 @@
-"""The seed's module-level API: init / register / log / close (+ flush).
+"""The module-level API of the pure-Python array_logger: init / register / log /
+close (+ flush), unchanged (README.md, "Quick start").
 
-One process-wide :class:`~array_logger.Logger` lives behind these functions;
-``log`` goes straight to the C++ core.
+One process-wide :class:`~array_logger.Logger` lives behind these functions.
+It is kept in one place, the compiled module (``_core._get_default()``), so
+that ``log`` goes straight to the C++ core.
 """
 
 from __future__ import annotations
@@ -9,10 +11,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from . import _core
+from . import _checkpoint, _core
 from ._logger import Logger
-
-_default: Optional[Logger] = None
 
 
 def init(
@@ -30,19 +30,19 @@ def init(
     Example:
         >>> array_logger.init(root_path="./logs", compression_level=22)  # doctest: +SKIP
     """
-    global _default
-    if _default is not None and not _default.closed:
+    current = get_logger()
+    if current is not None and not current.closed:
         raise _core.StateError("Logger already initialized")
     logger = Logger(root_path, compression_level, **options)
     _core._set_default(logger)
-    _default = logger
     return logger
 
 
 def _require() -> Logger:
-    if _default is None or _default.closed:
+    logger = get_logger()
+    if logger is None or logger.closed:
         raise _core.StateError("array_logger is not initialized: call array_logger.init() first")
-    return _default
+    return logger
 
 
 def register(
@@ -77,6 +77,15 @@ def log_many(name: str, key_values: Mapping[str, Sequence[Any]], arrays: Any) ->
     _require().log_many(name, key_values, arrays)
 
 
+def checkpoint(state: Any, *, keep_last_n: int = 3, **keys: Any) -> "_checkpoint.Checkpoint":
+    """Saves ``state`` with the logs' positions (see :meth:`Logger.checkpoint`).
+
+    Example:
+        >>> array_logger.checkpoint({"spins": spins, "rng": rng.bit_generator.state}, sweep=sweep)  # doctest: +SKIP
+    """
+    return _require().checkpoint(state, keep_last_n=keep_last_n, **keys)
+
+
 def flush() -> None:
     """Waits until every row logged so far is committed to disk."""
     _require().flush()
@@ -88,8 +97,7 @@ def close() -> None:
     Afterwards :func:`init` may be called again. Closing when not initialized
     does nothing.
     """
-    global _default
-    logger, _default = _default, None
+    logger = get_logger()
     _core._set_default(None)
     if logger is not None:
         logger.close()
@@ -97,4 +105,4 @@ def close() -> None:
 
 def get_logger() -> Optional[Logger]:
     """The logger behind the module functions, or None before :func:`init`."""
-    return _default
+    return _core._get_default()  # type: ignore[return-value]

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import atexit
 import os
-import weakref
 from typing import TYPE_CHECKING, Any, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _core, _lifecycle
 
 if TYPE_CHECKING:
     from .bridges.rows import Rows
-
-_open_readers: "weakref.WeakSet[ArrayReader]" = weakref.WeakSet()
 
 # Rows fetched from the core per block while iterating: up to 4096, and at
 # most ~8 MiB of arrays, so memory stays small and fresh pages few.
@@ -48,7 +44,7 @@ class ArrayReader:
 
     def __init__(self, db_path: "str | os.PathLike[str]") -> None:
         self._core = _core.Reader(os.fspath(db_path))
-        _open_readers.add(self)
+        _lifecycle.track(self, writer=False)
 
     # --- what the file is -------------------------------------------------
     @property
@@ -74,6 +70,23 @@ class ArrayReader:
     def format_version(self) -> int:
         """1 for files of the pure-Python array_logger, 2 for ours."""
         return self._core.format_version
+
+    @property
+    def storage(self) -> Dict[str, Dict[str, Any]]:
+        """How the rows are stored beyond plain arrays (docs/FORMAT.md 5.4,
+        5.5, 10), from the meta: ``{"period": {"steps", "mode",
+        "input_dtype"}, "fixed_point": {"step", "min", "max", "dtype"},
+        "sparse": {"index_dtype"}}``, each present only when it applies."""
+        m = self.meta
+        out: Dict[str, Dict[str, Any]] = {}
+        if "period" in m:
+            out["period"] = {"steps": int(m["period"]), "mode": m["period_mode"], "input_dtype": m["period_input_dtype"]}
+        if "fixed_point_step" in m:
+            out["fixed_point"] = {"step": float(m["fixed_point_step"]), "min": float(m["fixed_point_min"]),
+                                  "max": float(m["fixed_point_max"]), "dtype": m["fixed_point_dtype"]}
+        if "sparse_index_dtype" in m:
+            out["sparse"] = {"index_dtype": m["sparse_index_dtype"]}
+        return out
 
     @property
     def path(self) -> str:
@@ -105,6 +118,28 @@ class ArrayReader:
                 yield from zip(keys, (arrays[i, ...] for i in range(len(keys))))
             else:
                 yield from zip(keys, arrays)
+
+    def iterate_sparse(
+        self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None
+    ) -> Iterator[Tuple[Dict[str, Any], Tuple[np.ndarray, np.ndarray]]]:
+        """Yields ``(keys_dict, (indices, values))`` for each row, in logging
+        order: the flat C-order ``indices`` (int64) of the elements that are
+        not zero and their ``values`` (the file's dtype). Rows of a
+        ``sparse=True`` name come as stored, without making the dense array;
+        other rows are scanned (an element is zero when all its bytes are, so
+        ``-0.0`` and NaN are kept). ``np.unravel_index(indices, reader.shape)``
+        gives N-d positions.
+
+        Example:
+            >>> for keys, (idx, vals) in reader.iterate_sparse("step = ?", (3,)):  # doctest: +SKIP
+            ...     dense = np.zeros(reader.shape, reader.dtype); dense.flat[idx] = vals
+        """
+        cursor = self._core.query_sparse(where_clause or "", params)
+        while True:
+            block = cursor.fetch_sparse(_BLOCK_ROWS)
+            if block is None:
+                return
+            yield from zip(*block)
 
     def read_all(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None) -> Batch:
         """Every selected row in one call: ``Batch(keys, arrays)``.
@@ -193,9 +228,10 @@ class ArrayReader:
         """Streams the selected rows into a Parquet file (extra ``arrow``), one
         row group per batch; returns the number of rows written. The tensor
         type and the meta survive the round trip."""
-        from .bridges import arrow
+        from .bridges import arrow, export
 
-        return arrow.write_parquet(self.rows(where_clause, params, batch_rows), path, compression=compression)
+        with export.output_file(path) as tmp:  # no partial file if it stops half-way
+            return arrow.write_parquet(self.rows(where_clause, params, batch_rows), tmp, compression=compression)
 
     def to_pandas(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None, *,
                   index: bool = False, flatten: bool = False) -> Any:
@@ -244,6 +280,25 @@ class ArrayReader:
 
         return stats.compute(self.rows(where_clause, params), by=by, per_element=per_element)
 
+    def follow(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None, *,
+               poll_seconds: float = 0.5, timeout: Optional[float] = None
+               ) -> Iterator[Tuple[Dict[str, Any], np.ndarray]]:
+        """Yields every row of this file exactly once, the rows already there
+        first, then each row another process commits, as ``(keys_dict, array)``;
+        waits ``poll_seconds`` between polls that find nothing new. Ends when
+        the writer is gone (closed, including when close() compresses the file
+        to ``.db.zst``, or killed) and every committed row was yielded, or
+        after ``timeout`` seconds. Each poll opens the file afresh, so the
+        writer is never held up (docs/SCALING.md, "Live follow").
+
+        Example:
+            >>> for keys, array in reader.follow(poll_seconds=1.0):  # doctest: +SKIP
+            ...     print(keys["step"], array.mean())
+        """
+        from . import _follow
+
+        return _follow.follow_file(self.path, where_clause, params, poll_seconds, timeout)
+
     def close(self) -> None:
         """Closes the file and removes the temporary copy of a ``.db.zst``."""
         self._core.close()
@@ -270,8 +325,3 @@ def open_reader(db_path: "str | os.PathLike[str]") -> ArrayReader:
     """
     return ArrayReader(db_path)
 
-
-@atexit.register
-def _close_open_readers() -> None:
-    for reader in list(_open_readers):
-        reader.close()

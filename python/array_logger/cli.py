@@ -14,7 +14,7 @@ import json
 import math
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -74,11 +74,15 @@ def _cell(v: Any) -> str:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    """1023 B, 1.0 KiB, ..., 3.5 GiB (GiB is the largest unit)."""
+    if n < 1024:
+        return f"{n} B"
+    value = n / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
 
 
 def _ranges_text(ranges: Dict[str, Dict[str, Any]]) -> str:
@@ -86,6 +90,16 @@ def _ranges_text(ranges: Dict[str, Dict[str, Any]]) -> str:
 
 
 # --- argument helpers ---------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line, naming the command and where
+    the help is (argparse prints the whole usage first, which for ``export``
+    is five lines before the one that matters). Exit status 2, as argparse."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+
 def _param(text: str) -> Any:
     """A --param value: an int if it reads as one, else a float, else text."""
     for convert in (int, float):
@@ -94,6 +108,21 @@ def _param(text: str) -> Any:
         except ValueError:
             pass
     return text
+
+
+def _int_at_least(low: int) -> Any:
+    """An argparse type: an int >= low (argparse then reports a bad value
+    with the command's usage and exit status 2)."""
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    convert.__name__ = f"int >= {low}"
+    return convert
 
 
 def _where(args: argparse.Namespace) -> Dict[str, Any]:
@@ -110,27 +139,93 @@ def _open(path: str) -> Any:
 
 
 # --- commands -------------------------------------------------------------------
+def _dataset_summary(root: str, name: str) -> Dict[str, Any]:
+    """One line of ``ls`` for a sharded name: every file of it as one."""
+    from .bridges import inspect
+    from .dataset import open_dataset
+
+    with open_dataset(root, name) as ds:
+        sizes = [inspect.bytes_on_disk(p) for p in ds.paths]
+        return {
+            "name": name, "path": os.path.join(root, name + ".shards"), "rows": ds.count(),
+            "shape": list(ds.shape), "dtype": ds.dtype.name, "keys": ds.keys, "bytes": sum(sizes),
+            "shards": len(ds.files), "compressed_shards": sum(p.endswith(".zst") for p in ds.paths),
+            "compressed": all(p.endswith(".zst") for p in ds.paths),
+            "last_written": inspect._iso(max(os.stat(p).st_mtime for p in ds.paths)),
+        }
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
+    from ._run_status import read_runs
     from .bridges import inspect
 
     if not os.path.isdir(args.root):
         raise FileNotFoundError(f"{args.root}: not a directory")
+    if args.runs:
+        runs = read_runs(args.root)
+        if args.json:
+            _print_json(runs)
+        else:
+            _print_runs(runs)
+        return EXIT_OK
     lines, failed = [], False
-    for path in inspect.array_files(args.root):
+    paths = inspect.array_files(args.root)
+    sharded = [e for e in sorted(os.listdir(args.root))
+               if e.endswith(".shards") and not e.startswith(".") and os.path.isdir(os.path.join(args.root, e))]
+    if not paths and not sharded:
+        print(f"array-logger ls: no array files (NAME.db or NAME.db.zst) in {args.root}", file=sys.stderr)
+    for path in paths:
         try:
             lines.append(inspect.summary(path, ranges=not args.no_ranges))
         except Exception as exc:  # noqa: BLE001 - one damaged file does not hide the others
-            lines.append({"name": os.path.basename(path), "path": path, "error": f"{type(exc).__name__}: {exc}"})
+            lines.append({"name": inspect.array_name(path), "path": path, "error": f"{type(exc).__name__}: {exc}"})
             failed = True
+    for entry in sharded:
+        name = entry[: -len(".shards")]
+        if any(ln.get("name") == name for ln in lines):
+            continue  # the plain file and the shards are one dataset: shown as such
+        try:
+            lines.append(_dataset_summary(args.root, name))
+        except Exception as exc:  # noqa: BLE001
+            lines.append({"name": name, "path": os.path.join(args.root, entry),
+                          "error": f"{type(exc).__name__}: {exc}"})
+            failed = True
+    for ln in lines:  # a plain file with shards beside it: the whole dataset
+        if "error" not in ln and "shards" not in ln and os.path.isdir(os.path.join(args.root, ln["name"] + ".shards")):
+            try:
+                ln.update({k: v for k, v in _dataset_summary(args.root, ln["name"]).items() if k != "path"})
+            except Exception as exc:  # noqa: BLE001
+                ln["error"] = f"{type(exc).__name__}: {exc}"
+                failed = True
     if args.json:
         _print_json(lines)
     else:
         for ln in lines:
             ln["size"] = _size(ln["bytes"]) if "bytes" in ln else None
-            ln["zst"] = "yes" if ln.get("compressed") else "no" if "compressed" in ln else None
-            ln["key ranges"] = _ranges_text(ln["key_ranges"]) if "key_ranges" in ln else ln.get("error")
+            ln["zst"] = ("yes" if ln.get("compressed") else "no" if "compressed" in ln else None) if "shards" not in ln \
+                else f"{ln['compressed_shards']}/{ln['shards']}"
+            ln["key ranges"] = (_ranges_text(ln["key_ranges"]) if "key_ranges" in ln else ln.get("error")) \
+                if "shards" not in ln else ln.get("error", f"{ln['shards']} shards")
         _table(lines, ["name", "rows", "shape", "dtype", "size", "zst", "key ranges", "last_written"])
+        runs = read_runs(args.root)
+        if runs:
+            print()
+            _print_runs(runs)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _print_runs(runs: List[Dict[str, Any]]) -> None:
+    """The writers' run records (``ls`` and ``ls --runs``)."""
+    if not runs:
+        print("no run records")
+        return
+    rows = [{"writer": r.get("run_id"), "status": r.get("status"), "host": r.get("host"), "pid": r.get("pid"),
+             "shard": r.get("shard"), "started": r.get("started_at", "")[:19], "ended": (r.get("ended_at") or "")[:19],
+             "names": ",".join(r.get("names") or []), "commit": (r.get("git_commit") or "")[:10],
+             "argv": " ".join(r.get("argv") or [])[:60]} for r in runs]
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("running", "finished", "crashed")}
+    print("writers: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    _table(rows, ["writer", "status", "host", "pid", "shard", "started", "ended", "names", "commit", "argv"])
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -145,6 +240,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"file            {d['path']}")
     print(f"format          {d['format_version']} (blob filter: {d['blob_filter']})")
     print(f"spec            shape={_cell(d['shape'])} dtype={d['dtype']} keys={d['keys']}")
+    if d.get("storage"):
+        print(f"storage         {_storage_text(d['storage'])}")
     print(f"rows            {d['rows']}")
     print(f"key ranges      {_ranges_text(d['key_ranges'])}")
     print(f"bytes on disk   {d['bytes']} ({_size(d['bytes'])})")
@@ -153,9 +250,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         ratio = f", ratio {c['ratio']:.3f}" if c["ratio"] else ""
         print(f"compression     zstd, database {c['database_bytes']} bytes{ratio}")
     else:
-        s = d.get("sqlite", {})
-        print(f"compression     none; SQLite {d['sqlite_version']} page size {s.get('page_size')}, "
-              f"{s.get('page_count')} pages, journal {s.get('journal_mode')}")
+        print("compression     none")
+    s = d["sqlite"]
+    journal = f", journal {s['journal_mode']}" if s.get("journal_mode") else ""
+    print(f"sqlite          {d['sqlite_version']}, page size {s['page_size']}, {s['page_count']} pages "
+          f"({s['freelist_count']} free){journal}")
     print(f"created         {d['created'] or '-'}   last written {d['last_written']}")
     if "user_metadata" in d:
         print(f"user metadata   {json.dumps(d['user_metadata'], sort_keys=True)}")
@@ -164,6 +263,20 @@ def cmd_info(args: argparse.Namespace) -> int:
         if k != "user_metadata":
             print(f"  {k:<22}{v}")
     return EXIT_OK
+
+
+def _storage_text(storage: Dict[str, Dict[str, Any]]) -> str:
+    """"period 100 steps, mean of float32; fixed point step 0.001 in [-1, 1] as int16; sparse (uint16 indices)"."""
+    parts = []
+    if "period" in storage:
+        p = storage["period"]
+        parts.append(f"period {p['steps']} steps, {p['mode']} of {p['input_dtype']}")
+    if "fixed_point" in storage:
+        f = storage["fixed_point"]
+        parts.append(f"fixed point step {f['step']:g} in [{f['min']:g}, {f['max']:g}] as {f['dtype']}")
+    if "sparse" in storage:
+        parts.append(f"sparse ({storage['sparse']['index_dtype']} indices)")
+    return "; ".join(parts)
 
 
 def _print_rows(keys: List[Dict[str, Any]], arrays: Sequence[np.ndarray], as_json: bool) -> None:
@@ -185,15 +298,78 @@ def cmd_head(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _batch_rows_as_dicts(b: Any, keys: Sequence[str]) -> List[Dict[str, Any]]:
+    return [{k: b.keys[k][i].item() if hasattr(b.keys[k][i], "item") else b.keys[k][i] for k in keys}
+            for i in range(len(b.arrays))]
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
+    from . import _follow
     from .bridges import inspect
 
+    where = _where(args)
+    if os.path.isdir(args.file):
+        if not args.name:
+            raise UsageError("tail ROOT needs the array NAME: array-logger tail ROOT NAME")
+        return _tail_dataset(args, where)
+    if args.name:
+        raise UsageError("NAME is only for a ROOT directory")
     with _open(args.file) as r:
-        b = inspect.tail(r, args.n, **_where(args))
-        keys = [{k: b.keys[k][i].item() if hasattr(b.keys[k][i], "item") else b.keys[k][i] for k in r.keys}
-                for i in range(len(b.arrays))]
-        _print_rows(keys, list(b.arrays), args.json)
+        b = inspect.tail(r, args.n, **where)
+        _print_tail(_batch_rows_as_dicts(b, r.keys), list(b.arrays), args)
+        start = {_follow._stem(os.path.abspath(r.path)): inspect.last_rowid(r)}
+        path = r.path
+    if args.follow:
+        _print_stream(_follow.follow_many(lambda: [(path, None)], where["where_clause"], where["params"],
+                                          args.poll, None, None, start=start), args.json)
     return EXIT_OK
+
+
+def _tail_dataset(args: argparse.Namespace, where: Dict[str, Any]) -> int:
+    from . import _follow
+    from .bridges import inspect
+    from .dataset import _shard_of, dataset_paths, open_dataset
+
+    start: Dict[str, int] = {}
+    with open_dataset(args.file, args.name) as ds:
+        parts: List[Tuple[List[Dict[str, Any]], List[np.ndarray]]] = []
+        wanted = args.n
+        for f in reversed(ds.files):  # the last rows in dataset order
+            r = ds._reader(f)
+            start[_follow._stem(os.path.abspath(f.path))] = inspect.last_rowid(r)
+            if wanted > 0:
+                b = inspect.tail(r, wanted, **where)
+                rows = [{ds.shard_key: f.shard, **k} for k in _batch_rows_as_dicts(b, r.keys)]
+                parts.append((rows, list(b.arrays)))
+                wanted -= len(rows)
+        keys = [k for rows, _ in reversed(parts) for k in rows]
+        arrays = [a for _, arrs in reversed(parts) for a in arrs]
+        _print_tail(keys, arrays, args)
+        shard_key = ds.shard_key
+    if args.follow:
+        root, name = args.file, args.name
+        _print_stream(_follow.follow_many(lambda: [(p, _shard_of(p)) for p in dataset_paths(root, name)],
+                                          where["where_clause"], where["params"], args.poll, None, shard_key,
+                                          start=start), args.json)
+    return EXIT_OK
+
+
+def _print_tail(keys: List[Dict[str, Any]], arrays: List[np.ndarray], args: argparse.Namespace) -> None:
+    """The last rows: one JSON document (--json), or with -f a line each, as the rows that follow."""
+    if args.follow:
+        _print_stream(zip(keys, arrays), args.json)
+    else:
+        _print_rows(keys, arrays, args.json)
+
+
+def _print_stream(rows: Any, as_json: bool) -> None:
+    """Rows as they come: one line each (one JSON document per line with --json)."""
+    for keys, array in rows:
+        if as_json:
+            print(json.dumps(_jsonable({"keys": keys, "array": array}), allow_nan=False))
+        else:
+            _print_rows([keys], [array], False)
+        sys.stdout.flush()
 
 
 def cmd_count(args: argparse.Namespace) -> int:
@@ -236,6 +412,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from .bridges import inspect
 
+    if not os.path.exists(args.path) and not os.path.exists(args.path + ".zst"):
+        raise FileNotFoundError(f"{args.path}: no such file or directory")
     paths = inspect.array_files(args.path) if os.path.isdir(args.path) else [args.path]
     if not paths:
         raise FileNotFoundError(f"{args.path}: no array files (NAME.db or NAME.db.zst) there")
@@ -260,8 +438,15 @@ def cmd_compress(args: argparse.Namespace) -> int:
 
     if not 1 <= args.level <= 22:
         raise UsageError(f"--level must be 1..22, got {args.level}")
+    from .bridges.progress import BytesProgress
+
     before = {p: _size_of(p) for p in (args.file, args.file + ".zst")}
-    out = compress_file(args.file, args.level, args.workers)
+    progress = None if args.quiet else BytesProgress(f"compress {os.path.basename(args.file)}")
+    try:
+        out = compress_file(args.file, args.level, args.workers, progress)
+    finally:
+        if progress is not None:
+            progress.close()
     print(f"{out}: {_size_of(out)} bytes (level {args.level}, from {max(before.values())})", file=sys.stderr)
     return EXIT_OK
 
@@ -280,8 +465,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         fmt = args.format or export.format_from_path(args.output)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    except ValueError:
+        raise UsageError(f"cannot tell the format from {args.output!r}: name it with --format "
+                         f"({', '.join(export.FORMATS)})") from None
     with _open(args.file) as r:
         rows = r.rows(**_where(args), batch_rows=args.batch_rows)
         progress = None if args.quiet else Progress(rows.count, f"export {os.path.basename(args.output)}")
@@ -298,6 +484,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from .bridges import merge
 
+    if args.level is not None and not 1 <= args.level <= 22:
+        raise UsageError(f"--level must be 1..22, got {args.level}")
     n = merge.merge(args.output, args.inputs, duplicates=args.duplicates, compression_level=args.level)
     print(f"wrote {n} rows to {args.output}", file=sys.stderr)
     return EXIT_OK
@@ -320,6 +508,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         for k in (args.x, args.by):
             if k is not None and k not in r.keys:
                 raise UsageError(f"{k!r} is not a key of this file (keys: {r.keys})")
+        if index is not None and (len(index) != len(r.shape)
+                                  or any(not 0 <= i < n for i, n in zip(index, r.shape))):
+            raise UsageError(f"--y element {y[1]}: not an element of shape {tuple(r.shape)}")
         plot.plot(r.rows(**_where(args)), args.output, index=index, x=args.x, by=args.by,
                   title=os.path.basename(r.path))
     print(f"wrote {args.output}", file=sys.stderr)
@@ -355,7 +546,7 @@ def _add_json(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="array-logger", description="Look at, check, convert and export array_logger files.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"array-logger {__version__}")
@@ -370,6 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "array-logger ls ./logs --json")
     p.add_argument("root", metavar="ROOT")
     p.add_argument("--no-ranges", action="store_true", help="skip key ranges (they read every key)")
+    p.add_argument("--runs", action="store_true",
+                   help="only the writers' run records: host, pid, status running/finished/crashed, ...")
     _add_json(p)
     p.set_defaults(func=cmd_ls)
 
@@ -380,9 +573,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     for name, what, func in (("head", "the first rows", cmd_head), ("tail", "the last rows", cmd_tail)):
-        p = command(name, f"{what} (keys and array)", f"array-logger {name} ./logs/loss.db -n 5 --json")
-        p.add_argument("file", metavar="FILE")
-        p.add_argument("-n", type=int, default=10, help="number of rows (default 10)")
+        p = command(name, f"{what} (keys and array)" + (
+            "; -f: then every new row as writers commit it, until they are gone" if name == "tail" else ""),
+            f"array-logger {name} ./logs/loss.db -n 5 --json" if name == "head" else
+            "array-logger tail -f ./logs q_values   (every shard of a sharded name)")
+        p.add_argument("file", metavar="FILE" if name == "head" else "FILE|ROOT")
+        if name == "tail":
+            p.add_argument("name", metavar="NAME", nargs="?", help="the array name, with a ROOT directory")
+            p.add_argument("-f", "--follow", action="store_true",
+                           help="keep printing new rows until every writer closed (or was killed)")
+            p.add_argument("--poll", type=float, default=0.5, help="seconds between polls with -f (default 0.5)")
+        p.add_argument("-n", type=_int_at_least(0), default=10, help="number of rows (default 10)")
         _add_where(p)
         _add_json(p)
         p.set_defaults(func=func)
@@ -415,7 +616,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "a .db.zst is recompressed", "array-logger compress ./logs/q_values.db --level 19")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--level", type=int, default=22, help="zstd level 1..22 (default 22, as init())")
-    p.add_argument("--workers", type=int, default=-1, help="zstd threads (default: one per core)")
+    p.add_argument("--workers", type=_int_at_least(-1), default=-1,
+                   help="zstd threads (default -1: one per core; 0: no worker thread)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_compress)
 
     p = command("decompress", "NAME.db.zst -> NAME.db with the steps register() takes to resume a run",
@@ -438,8 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT")
     p.add_argument("--format", choices=("parquet", "arrow", "npz", "csv", "hdf5"),
                    help="default: from OUT's suffix (.parquet .arrow/.feather .npz .csv .h5)")
-    p.add_argument("--batch-rows", type=int, default=None, help="rows per batch (default: ~32 MiB of arrays)")
-    p.add_argument("--csv-max-elements", type=int, default=4096,
+    p.add_argument("--batch-rows", type=_int_at_least(1), default=None,
+                   help="rows per batch (default: ~32 MiB of arrays)")
+    p.add_argument("--csv-max-elements", type=_int_at_least(1), default=4096,
                    help="CSV writes one column per element; refuse arrays with more (default 4096)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     _add_where(p)
@@ -466,8 +670,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)  # exits 2 on usage errors
     try:
         return args.func(args)
-    except UsageError as exc:
-        parser.error(str(exc))  # exits 2
+    except UsageError as exc:  # one line, as for an invalid --where
+        print(f"array-logger {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ValidationError as exc:  # an invalid --where, params, a bad option value
         print(f"array-logger {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -480,9 +685,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def run() -> None:
-    """Entry point of the console script."""
+    """Entry point of the console script (and of ``python -m array_logger``)."""
     sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()

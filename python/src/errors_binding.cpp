@@ -1,6 +1,6 @@
 // One Python exception class per core error type, mapped once here.
 // Each also derives from the builtin users already catch (ValueError,
-// RuntimeError, OSError), as SPEC.md promises.
+// RuntimeError, OSError), as docs/DESIGN.md ("Errors") promises.
 #include <cerrno>
 #include <cstring>
 

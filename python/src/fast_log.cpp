@@ -131,6 +131,9 @@ void bind_fast_log(py::module_& m, py::handle cls) {
   if (!fn) throw py::error_already_set();
   m.add_object("_log_default", fn);
   m.def("_set_default", &set_default, py::arg("logger"));
+  m.def("_get_default", []() -> py::object {
+    return g_default ? py::reinterpret_borrow<py::object>(g_default_owner) : py::object(py::none());
+  });
   // Drop the reference before the interpreter tears modules down.
   py::module_::import("atexit").attr("register")(py::cpp_function([] { set_default(py::none()); }));
 }

@@ -12,21 +12,12 @@
 #include "array_logger/errors.hpp"
 #include "array_logger/logger.hpp"
 #include "array_logger/reader.hpp"
+#include "temp_dir.hpp"
 
 using namespace array_logger;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "al-test-XXXXXX").string();
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 ArraySpec spec(std::vector<std::string> keys, std::vector<std::int64_t> shape, const char* dtype = "float32") {
   ArraySpec s;

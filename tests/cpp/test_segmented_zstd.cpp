@@ -21,22 +21,13 @@
 #include "os/zstd_policy.hpp"
 #include "os/zstd_ptr.hpp"
 #include "write/background_compressor.hpp"
+#include "temp_dir.hpp"
 
 using namespace array_logger;
 using namespace array_logger::detail;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "al-seg-XXXXXX").string();
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 // Float32 random walk bytes (the benchmark's data), deterministic.
 std::vector<std::byte> walk_bytes(std::size_t n_bytes, unsigned seed) {

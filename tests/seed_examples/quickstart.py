@@ -1,4 +1,4 @@
-# Verbatim from the pure-Python array_logger README (seeds/000): do not edit.
+# Verbatim from the README of the pure-Python array_logger 1.x (README.md, "Quick start"): do not edit.
 import numpy as np
 import array_logger
 

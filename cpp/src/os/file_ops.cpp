@@ -10,6 +10,7 @@
 
 #include "array_logger/errors.hpp"
 #include "os/crash_point.hpp"
+#include "os/fail_point.hpp"
 
 namespace array_logger::detail {
 
@@ -32,14 +33,14 @@ void throw_errno(const std::string& what, int err) {
 Fd open_file(const std::filesystem::path& path, int flags, int mode) {
   int fd;
   do {
-    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    fd = fail_injected("open") ? -1 : ::open(path.c_str(), flags | O_CLOEXEC, mode);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) throw_errno("cannot open " + path.string(), errno);
   return Fd(fd);
 }
 
 void fsync_fd(const Fd& fd, const std::filesystem::path& path) {
-  if (::fsync(fd.get()) != 0) throw_errno("fsync failed for " + path.string(), errno);
+  if (fail_injected("fsync") || ::fsync(fd.get()) != 0) throw_errno("fsync failed for " + path.string(), errno);
 }
 
 void fsync_dir(const std::filesystem::path& dir) {
@@ -48,14 +49,14 @@ void fsync_dir(const std::filesystem::path& dir) {
 }
 
 void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to, const char* crash_step) {
-  if (::rename(from.c_str(), to.c_str()) != 0)
+  if (fail_injected("rename") || ::rename(from.c_str(), to.c_str()) != 0)
     throw_errno("cannot rename " + from.string() + " to " + to.string(), errno);
   if (crash_step) crash_point(crash_step);
   fsync_dir(to.parent_path());
 }
 
 void remove_if_exists(const std::filesystem::path& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+  if ((fail_injected("unlink") || ::unlink(path.c_str()) != 0) && errno != ENOENT)
     throw_errno("cannot remove " + path.string(), errno);
 }
 
@@ -64,7 +65,7 @@ bool file_exists(const std::filesystem::path& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-std::optional<std::uint64_t> file_size(const std::filesystem::path& path) {
+std::optional<std::uint64_t> size_if_exists(const std::filesystem::path& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   return static_cast<std::uint64_t>(st.st_size);

@@ -42,7 +42,7 @@ void durable_rename(const std::filesystem::path& from, const std::filesystem::pa
 void remove_if_exists(const std::filesystem::path& path);
 bool file_exists(const std::filesystem::path& path);
 // Size in bytes, or nullopt when the file cannot be stat'ed.
-std::optional<std::uint64_t> file_size(const std::filesystem::path& path);
+std::optional<std::uint64_t> size_if_exists(const std::filesystem::path& path);
 // `path` made absolute against the current directory, now, and lexically
 // normalised ("./logs/" -> "/cwd/logs"): resolved once, so that a later
 // chdir() (config frameworks do it) changes nothing. Throws StorageError.

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "array_logger/errors.hpp"
+#include "os/fail_point.hpp"
 
 namespace array_logger::detail {
 
@@ -31,7 +32,7 @@ void FrameCacheFile::add(std::uint64_t index, std::span<const std::byte> frame) 
   std::size_t n = frame.size();
   std::uint64_t at = end_;
   while (n > 0) {
-    ssize_t put = ::pwrite(fd.get(), p, n, static_cast<off_t>(at));
+    ssize_t put = fail_injected("pwrite") ? -1 : ::pwrite(fd.get(), p, n, static_cast<off_t>(at));
     if (put < 0) {
       if (errno == EINTR) continue;
       throw_errno("cannot write " + path_.string(), errno);
@@ -58,7 +59,7 @@ std::optional<std::vector<std::byte>> FrameCacheFile::frame(std::uint64_t index)
   std::vector<std::byte> out(it->second.size);
   std::size_t done = 0;
   while (done < out.size()) {
-    ssize_t got = ::pread(fd.get(), out.data() + done, out.size() - done,
+    ssize_t got = fail_injected("pread") ? -1 : ::pread(fd.get(), out.data() + done, out.size() - done,
                           static_cast<off_t>(it->second.offset + done));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return std::nullopt;  // unreadable: compress the segment again

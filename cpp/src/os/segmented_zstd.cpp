@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "array_logger/errors.hpp"
+#include "os/fail_point.hpp"
 #include "os/file_ops.hpp"
 #include "os/zstd_policy.hpp"
 
@@ -25,7 +26,7 @@ namespace {
 
 void read_exact(const Fd& fd, std::byte* buf, std::size_t n, std::uint64_t offset, const std::filesystem::path& path) {
   while (n > 0) {
-    ssize_t got = ::pread(fd.get(), buf, n, static_cast<off_t>(offset));
+    ssize_t got = fail_injected("pread") ? -1 : ::pread(fd.get(), buf, n, static_cast<off_t>(offset));
     if (got < 0) {
       if (errno == EINTR) continue;
       throw_errno("cannot read " + path.string(), errno);
@@ -40,7 +41,7 @@ void read_exact(const Fd& fd, std::byte* buf, std::size_t n, std::uint64_t offse
 void write_all(const Fd& fd, const void* buf, std::size_t n, const std::filesystem::path& path) {
   const char* p = static_cast<const char*>(buf);
   while (n > 0) {
-    ssize_t put = ::write(fd.get(), p, n);
+    ssize_t put = fail_injected("write") ? -1 : ::write(fd.get(), p, n);
     if (put < 0) {
       if (errno == EINTR) continue;
       throw_errno("cannot write " + path.string(), errno);
@@ -126,7 +127,7 @@ struct OpenJob {
 void open_job(const SegmentedJob& job, OpenJob& o) {
   o.in = open_file(job.src, O_RDONLY);
   struct stat st;
-  if (::fstat(o.in.get(), &st) != 0) throw_errno("cannot stat " + job.src.string(), errno);
+  if (fail_injected("fstat") || ::fstat(o.in.get(), &st) != 0) throw_errno("cannot stat " + job.src.string(), errno);
   o.total = static_cast<std::uint64_t>(st.st_size);
   // An empty file still becomes one (empty) frame: a valid zstd stream.
   o.count = std::max<std::uint64_t>(1, (o.total + kSegmentBytes - 1) / kSegmentBytes);
@@ -271,7 +272,7 @@ std::vector<std::exception_ptr> compress_files_segmented(std::vector<SegmentedJo
           write_all(o.out, table.data(), table.size(), job.dst);
           stats[j].compressed_bytes += table.size();
           struct stat after;
-          if (::fstat(o.in.get(), &after) != 0) throw_errno("cannot stat " + job.src.string(), errno);
+          if (fail_injected("fstat") || ::fstat(o.in.get(), &after) != 0) throw_errno("cannot stat " + job.src.string(), errno);
           if (static_cast<std::uint64_t>(after.st_size) != o.total)
             throw StorageError(job.src.string() + " changed size while being compressed");
           crash_point("close.compress.before_fsync");

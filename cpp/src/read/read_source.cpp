@@ -102,7 +102,7 @@ void check_not_truncated(Database& db, const std::filesystem::path& file, const 
     Transaction read(db);
     page_count = db.query_int("PRAGMA page_count");  // takes the read lock, held until the end
     page_size = db.query_int("PRAGMA page_size");
-    size = static_cast<std::int64_t>(detail::file_size(file).value_or(0));
+    size = static_cast<std::int64_t>(size_if_exists(file).value_or(0));
     read.commit();
   }
   if (page_size > 0 && size > 0 && (size % page_size != 0 || size < page_count * page_size))

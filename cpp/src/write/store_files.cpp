@@ -10,6 +10,7 @@
 
 #include "array_logger/errors.hpp"
 #include "os/crash_point.hpp"
+#include "os/fail_point.hpp"
 #include "os/file_ops.hpp"
 
 namespace array_logger::detail {
@@ -48,7 +49,7 @@ void check_whole_database(const std::filesystem::path& db, const std::filesystem
   const std::uint64_t page_size = (h[16] << 8 | h[17]) == 1 ? 65536u : static_cast<std::uint64_t>(h[16] << 8 | h[17]);
   const std::uint64_t pages = be32(h + 28);
   struct stat st;
-  if (::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + db.string(), errno);
+  if (fail_injected("fstat") || ::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + db.string(), errno);
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (page_size >= 512 && (size % page_size != 0 || size < pages * page_size))
     throw CorruptFile(shown.string() + " is truncated: it holds " + std::to_string(size) +
@@ -74,10 +75,10 @@ StoreFiles::StoreFiles(const std::filesystem::path& root, const std::string& nam
   if (std::filesystem::is_directory(db_))
     throw StorageError(db_.string() + " is a directory, not a database file", 0, EISDIR);
   if (!file_exists(db_) && file_exists(zst_)) {
-    decompress_file(zst_, db_tmp_, 0644);
     try {
+      decompress_file(zst_, db_tmp_, 0644);
       check_whole_database(db_tmp_, zst_);
-    } catch (...) {
+    } catch (...) {  // a partial or wrong copy: gone, the .db.zst untouched
       remove_if_exists(db_tmp_);
       throw;
     }

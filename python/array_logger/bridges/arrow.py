@@ -142,18 +142,12 @@ def write_parquet(rows: Rows, path: "str | os.PathLike[str]", *, compression: st
     """Streams the rows into a Parquet file, one row group per batch; returns the row count."""
     pq = require("pyarrow.parquet")
     arrow_schema = schema(rows)
-    n = 0
     # Dictionary encoding and statistics only for the keys: on array values
     # they cost a dictionary per column chunk and rarely pay.
     keys = list(rows.keys)
     with pq.ParquetWriter(os.fspath(path), arrow_schema, compression=compression, use_dictionary=keys,
                           write_statistics=keys) as writer:
-        for rb in iter_record_batches(rows):
-            writer.write_batch(rb)
-            n += rb.num_rows
-            if progress is not None:
-                progress(rb.num_rows)
-    return n
+        return _write_batches(writer, rows, progress)
 
 
 def write_ipc(rows: Rows, path: "str | os.PathLike[str]", *, progress: Optional[Any] = None) -> int:
@@ -161,13 +155,18 @@ def write_ipc(rows: Rows, path: "str | os.PathLike[str]", *, progress: Optional[
     ``pyarrow.memory_map`` + ``pyarrow.ipc.open_file`` then read it without copying."""
     pa = _pa()
     arrow_schema = schema(rows)
-    n = 0
     with pa.OSFile(os.fspath(path), "wb") as sink, pa.ipc.new_file(sink, arrow_schema) as writer:
-        for rb in iter_record_batches(rows):
-            writer.write_batch(rb)
-            n += rb.num_rows
-            if progress is not None:
-                progress(rb.num_rows)
+        return _write_batches(writer, rows, progress)
+
+
+def _write_batches(writer: Any, rows: Rows, progress: Optional[Any]) -> int:
+    """Every record batch of `rows` into a Parquet or IPC writer; the row count."""
+    n = 0
+    for rb in iter_record_batches(rows):
+        writer.write_batch(rb)
+        n += rb.num_rows
+        if progress is not None:
+            progress(rb.num_rows)
     return n
 
 

@@ -183,20 +183,17 @@ class _Medians:
 
     def result(self) -> Tuple[np.ndarray, np.ndarray]:
         C = len(self.lo)
-        med = np.full(C, np.nan)
+        # Empty cells have no median; a cell whose min == max has that value.
+        med = np.where((self.counts > 0) & ~self.spread, self.lo, np.nan).astype(np.float64)
         err = np.zeros(C)
+        todo = [c for c in range(C) if self.counts[c] != 0 and self.spread[c]]
         if self.exact:
             cell = np.concatenate([c for c, _ in self.collected]) if self.collected else np.empty(0, np.int64)
             vals = np.concatenate([v for _, v in self.collected]) if self.collected else np.empty(0)
             order = np.lexsort((vals, cell))
             cell, vals = cell[order], vals[order]
             starts = np.searchsorted(cell, np.arange(C), side="left")
-            for c in range(C):
-                if self.counts[c] == 0:
-                    continue
-                if not self.spread[c]:
-                    med[c] = self.lo[c]
-                    continue
+            for c in todo:
                 b1, b2 = self.b1[c], self.b2[c]
                 # the collected values of cell c are those of bins b1 (and b2), sorted
                 seg = vals[starts[c]:(starts[c + 1] if c + 1 < C else len(vals))]
@@ -208,12 +205,7 @@ class _Medians:
                     v2 = seg[in_b1 + self.k2[c] - self.below2[c]]
                 med[c] = (v1 + v2) / 2.0 if v1 != v2 else v1  # as numpy.median
             return med, err
-        for c in range(C):
-            if self.counts[c] == 0:
-                continue
-            if not self.spread[c]:
-                med[c] = self.lo[c]
-                continue
+        for c in todo:
             vals = []
             for k, b, below in ((self.k1[c], self.b1[c], self.below1[c]), (self.k2[c], self.b2[c], self.below2[c])):
                 in_bin = max(1, self.hist[c * self.bins + b])
@@ -242,6 +234,13 @@ def compute(rows: Rows, *, by: Optional[str] = None, per_element: bool = True,
         >>> s = reader.stats()  # doctest: +SKIP
         >>> s["all"]["mean"], s["per_element"]["max"].shape  # doctest: +SKIP
     """
+    # Values of +-inf make inf - inf in the moments: mean +-inf or NaN and std
+    # NaN, as numpy computes them; the answer, not a reason to warn.
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _compute(rows, by=by, per_element=per_element, memory_budget=memory_budget)
+
+
+def _compute(rows: Rows, *, by: Optional[str], per_element: bool, memory_budget: int) -> Dict[str, Any]:
     if by is not None and by not in rows.keys:
         raise ValueError(f"--by {by!r}: not a key of this file (keys: {rows.keys})")
     shape = tuple(rows.shape)

@@ -1,0 +1,59 @@
+# scripts/lib.sh -- sourced (never run) by the scripts of this repository,
+# including cmake/obtain_*.sh and scripts/cibw_obtain_deps.sh: the repository
+# path, messages, running as root, installing Debian packages, where the
+# build finds SQLite and zstd, and the pins (cmake/pins.env).
+# bash >= 3.2 (cibuildwheel's macOS builders).
+#   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"      (from scripts/)
+
+al_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=../cmake/pins.env
+. "$al_repo/cmake/pins.env"
+
+# Messages prefixed with the calling script's name.
+al_prog="$(basename "${0%.sh}")"
+al_log() { echo "$al_prog: $*" >&2; }
+al_die() { echo "$al_prog: ERROR: $*" >&2; exit 1; }
+
+# Runs a command as root: directly when we are root, else through
+# passwordless sudo, else stops saying what needed root.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo -n "$@"
+  else
+    al_die "need root privileges to run: $* (run once as root, or allow passwordless sudo)"
+  fi
+}
+
+# Installs those of the Debian packages that are missing, running
+# apt-get update only when the install fails without it.
+apt_install() {
+  local missing="" p
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  [ -n "$missing" ] || return 0
+  al_log "installing Debian packages:$missing"
+  # shellcheck disable=SC2086
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null ||
+    { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; }
+}
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | awk '{print $1}'
+  else shasum -a 256 "$1" | awk '{print $1}'; fi
+}
+
+# Dies unless FILE has the pinned SHA-256.
+check_sha256() {  # FILE SHA256
+  local got
+  got="$(sha256_of "$1")"
+  [ "$got" = "$2" ] || al_die "$1: SHA-256 $got, pinned $2 (cmake/pins.env)"
+}
+
+# Where the build finds SQLite and zstd: what the caller set, else the copies
+# scripts/setup.sh obtains into build/_deps. Also puts the .venv first on PATH.
+use_built_deps() {
+  export ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR="${ARRAY_LOGGER_SQLITE_AMALGAMATION_DIR:-$al_repo/build/_deps/sqlite-amalgamation}"
+  export ARRAY_LOGGER_ZSTD_ROOT="${ARRAY_LOGGER_ZSTD_ROOT:-$al_repo/build/_deps/zstd-mt}"
+  export PATH="$al_repo/.venv/bin:$PATH"
+}
