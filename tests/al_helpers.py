@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Sequence, Tuple
 
 import numpy as np
 
@@ -81,3 +81,16 @@ def integrity_ok(db: Path) -> None:
         assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     finally:
         con.close()
+
+
+def visible_files(root: Path) -> FrozenSet[str]:
+    """The entries of a run directory a user sees (lock and temporary files start with a dot)."""
+    return frozenset(f for f in os.listdir(root) if not f.startswith("."))
+
+
+def check_logged_rows(path: Path, n: int, row: Callable[[int], np.ndarray]) -> None:
+    """The file holds exactly rows 0..n-1 (key `i`) of `row`, byte for byte."""
+    rows = read_rows(path)
+    assert [k["i"] for k, _ in rows] == list(range(n)), path
+    for i, (_, a) in enumerate(rows):
+        assert a.tobytes() == row(i).tobytes(), (path, i)
