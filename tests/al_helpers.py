@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import mmap
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -94,3 +96,26 @@ def check_logged_rows(path: Path, n: int, row: Callable[[int], np.ndarray]) -> N
     assert [k["i"] for k, _ in rows] == list(range(n)), path
     for i, (_, a) in enumerate(rows):
         assert a.tobytes() == row(i).tobytes(), (path, i)
+
+
+def kill_when_logged(child: subprocess.Popen, target: int, counter_path: Path) -> int:
+    """Kill -9 a child that prints its row count per line once it reports
+    `target` rows, and return how many rows its log() calls had returned
+    for: the 8-byte counter it keeps in `counter_path` (mmap), read while
+    every thread of the child is stopped (SIGSTOP), so no commit can follow."""
+    try:
+        while True:
+            line = child.stdout.readline()
+            assert line, child.stderr.read()
+            if int(line) >= target:
+                break
+        os.kill(child.pid, signal.SIGSTOP)
+        _, status = os.waitpid(child.pid, os.WUNTRACED)  # returns once every thread is stopped
+        assert os.WIFSTOPPED(status)
+        with open(counter_path, "rb") as f, mmap.mmap(f.fileno(), 8, access=mmap.ACCESS_READ) as m:
+            logged = int.from_bytes(m[:8], "little")
+    finally:
+        child.kill()
+        child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    return logged
