@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import errno
 import json
-import os
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict, FrozenSet, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 import pytest
 
 import array_logger
-from al_helpers import child_env, read_rows
+from al_helpers import check_logged_rows, child_env, visible_files
 
 ROWS = 300
 GROUP = 100  # commit_threshold_rows of the child
@@ -34,16 +33,11 @@ def row(i: int) -> np.ndarray:
     return np.arange(64, dtype=np.float64) * 0.25 - i
 
 
-def files(root: Path) -> FrozenSet[str]:
-    return frozenset(f for f in os.listdir(root) if not f.startswith("."))
+files = visible_files
 
 
 def check_rows(path: Path, n: int) -> None:
-    """Exactly rows 0..n-1 of row(), byte for byte."""
-    rows = read_rows(path)
-    assert [k["i"] for k, _ in rows] == list(range(n)), path
-    for i, (_, a) in enumerate(rows):
-        assert a.tobytes() == row(i).tobytes(), (path, i)
+    check_logged_rows(path, n, row)
 
 
 # The child: each step of a run (open, register, log, flush, close) is

@@ -12,10 +12,7 @@ moment, reads the counter and sends SIGKILL."""
 
 from __future__ import annotations
 
-import mmap
-import os
 import random
-import signal
 import subprocess
 import sys
 import textwrap
@@ -25,7 +22,7 @@ import numpy as np
 import pytest
 
 import array_logger
-from al_helpers import child_env
+from al_helpers import child_env, kill_when_logged
 
 PERIOD = 50
 
@@ -68,22 +65,7 @@ def kill_at_random_moment(root: Path, loop: str, mode: str, rng: random.Random) 
     child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(CHILD), str(root), str(counter_path), loop, mode],
                              env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     target = rng.randint(3, 60) * 100
-    try:
-        while True:
-            line = child.stdout.readline()
-            assert line, child.stderr.read()
-            if int(line) >= target:
-                break
-        os.kill(child.pid, signal.SIGSTOP)
-        _, status = os.waitpid(child.pid, os.WUNTRACED)  # every thread stopped: no more commits
-        assert os.WIFSTOPPED(status)
-        with open(counter_path, "rb") as f, mmap.mmap(f.fileno(), 8, access=mmap.ACCESS_READ) as m:
-            logged = int.from_bytes(m[:8], "little")
-    finally:
-        child.kill()
-        child.communicate(timeout=60)
-    assert child.returncode == -signal.SIGKILL
-    return logged
+    return kill_when_logged(child, target, counter_path)
 
 
 @pytest.mark.parametrize("loop,mode,kills", [("tight", "bounded", 2), ("work", "bounded", 1),

@@ -1,7 +1,9 @@
 """Run status: who wrote a root, with what, and whether it is still writing.
 
-Every :class:`~array_logger.Logger` (a *writer*) keeps one small JSON record
-in ``{root}/.array_logger.runs/{run_id}.json``: host, pid, start and end
+A :class:`~array_logger.Logger` (a *writer*) that records its run (a sharded
+one, or one given ``run_metadata=`` or ``record_run=True``; docs/SCALING.md
+says why not every one) keeps one small JSON record in
+``{root}/.array_logger.runs/{run_id}.json``: host, pid, start and end
 time, argv, the versions of Python, numpy and array_logger, the git commit
 when the program runs inside a git work tree, the user's ``run_metadata``,
 its shard id, the names it registered, and a status.
