@@ -17,9 +17,10 @@
 # checks beyond the tag (symbol versions, no C++ runtime, smoke test in a
 # fresh venv) are scripts/check_wheel.py, run by scripts/packaging_tests.sh.
 #
-# Caches (all in build/wheels/, reused by the next run): the zig install and
-# zig's compile cache, the zstd builds per target, one CMake build dir per
-# wheel tag and target. Idempotent.
+# Caches, reused by the next run: in build/wheels/ the zig install, the zstd
+# builds per target, one CMake build dir per wheel tag and target; zig's
+# compile cache is zig's per-user one ($ZIG_GLOBAL_CACHE_DIR, default
+# ~/.cache/zig). Idempotent.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -81,8 +82,13 @@ if ! cmp -s "$req" "$tools/.installed-from" 2>/dev/null; then
 fi
 export ARRAY_LOGGER_ZIG="$tools/ziglang/zig"
 "$ARRAY_LOGGER_ZIG" version >/dev/null || die "$ARRAY_LOGGER_ZIG does not run"
-# zig's cache (its libc++, libc stubs, compiled objects) stays in build/.
-export ZIG_GLOBAL_CACHE_DIR="$cache/zig-cache" ZIG_LOCAL_CACHE_DIR="$cache/zig-cache"
+# zig's cache (the libc++/libc++abi/libunwind, compiler-rt and libc stubs it
+# builds per target, compiled objects) is per user, like pip's and ccache's,
+# not per checkout: zig's own default, so a clean clone (CI) does not rebuild
+# zig's runtime (minutes of CPU) each time. Content-addressed and locked by zig, so
+# several checkouts and runs may share it.
+export ZIG_GLOBAL_CACHE_DIR="${ZIG_GLOBAL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/zig}"
+export ZIG_LOCAL_CACHE_DIR="$ZIG_GLOBAL_CACHE_DIR"
 # ccache does not understand `zig c++`; zig caches compilations itself.
 unset CMAKE_C_COMPILER_LAUNCHER CMAKE_CXX_COMPILER_LAUNCHER
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The C++ package and the wheel, as their users meet them:
-#   1. cmake --install to a prefix; a consumer project finds it with find_package
+#   1. cmake --install (the C++ tests' Release build) to a prefix; a consumer
+#      project finds it with find_package
 #   2. the same consumer builds array_logger with add_subdirectory
 #   3. cross-language: C++ writes / Python reads, Python writes / C++ reads,
 #      and both write the same bytes
@@ -25,10 +26,15 @@ mkdir -p "$work/data"
 say() { echo "packaging: [${SECONDS}s] $*"; }
 
 say "1. install + find_package consumer"
-cmake -S . -B "$work/core" -G Ninja -DCMAKE_BUILD_TYPE=Release -DARRAY_LOGGER_BUILD_TESTS=OFF \
-  -DARRAY_LOGGER_BUILD_PYTHON=OFF -DCMAKE_INSTALL_PREFIX="$work/prefix" >/dev/null
-cmake --build "$work/core" -j "$jobs" >/dev/null
-cmake --install "$work/core" >/dev/null
+# The Release build the C++ unit tests ran against (scripts/cpp_tests.sh, same
+# directory and options: nothing to rebuild after it, a full build without
+# it); the install rules do not depend on the tests being built, and step 2
+# builds the library once more from source anyway.
+core="build/cpp-release"
+cmake -S . -B "$core" -G Ninja -DCMAKE_BUILD_TYPE=Release -DARRAY_LOGGER_BUILD_TESTS=ON \
+  -DARRAY_LOGGER_BUILD_PYTHON=OFF >/dev/null
+cmake --build "$core" -j "$jobs" >/dev/null
+cmake --install "$core" --prefix "$work/prefix" >/dev/null
 test -f "$work/prefix/include/array_logger/logger.hpp"
 test -f "$work/prefix/lib/cmake/array_logger/array_loggerConfigVersion.cmake"
 cmake -S cpp/examples/consumer -B "$work/consumer-find" -G Ninja -DCMAKE_BUILD_TYPE=Release \
