@@ -394,6 +394,8 @@ def pytest(m: Mutant, tests: Sequence[str]) -> Tuple[bool, str]:
         return True, ""
     if done.returncode == 4 and "not found" in done.stdout + done.stderr:
         return True, ""  # a remembered test id that no longer exists (parametrisation changed)
+    if done.returncode < 0:  # the test process itself crashed (the mutant made the extension segfault)
+        return False, f"pytest killed by signal {-done.returncode} ({_last_failure(done.stdout) or 'no test summary'})"
     if done.returncode != 1:  # not "tests failed": a usage or collection error is no kill
         raise SystemExit(f"mutation: pytest exited {done.returncode} for {m.id}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     return False, _last_failure(done.stdout)
