@@ -388,7 +388,7 @@ def _node_id(detail: str) -> str:
 def pytest(m: Mutant, tests: Sequence[str]) -> Tuple[bool, str]:
     env = dict(os.environ, PYTHONPATH=str(SITE))
     cmd = [str(REPO / ".venv" / "bin" / "python"), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-           "--timeout=240", "-rfE", "--rootdir", str(TESTS_DIR), "-c", str(TESTS_DIR / "pyproject.toml"),
+           "--timeout=240", "--timeout-method=thread", "-rfE", "--rootdir", str(TESTS_DIR), "-c", str(TESTS_DIR / "pyproject.toml"),
            *tests]
     done = run(cmd, PER_MUTANT_TIMEOUT, cwd=str(WORK), env=env)
     if done.returncode == 0:
