@@ -557,6 +557,9 @@ def main() -> int:
     ap.add_argument("--skip-done-in", nargs="*", type=Path, default=[],
                     help="--work directories of runs going on at the same time: a mutant one of them has a "
                          "result for is skipped (two runs of one shard meet in the middle)")
+    ap.add_argument("--tests", nargs="*", default=None,
+                    help="run these tests (pytest ids) instead of the region's list: to show that a test written "
+                         "for a survivor kills it")
     ap.add_argument("--tests-dir", type=Path, default=REPO,
                     help="checkout whose tests/ run (default: this one); its missing test files are left out")
     args = ap.parse_args()
@@ -586,6 +589,8 @@ def main() -> int:
     mutants = named + generated
     if args.only:
         mutants = [m for m in mutants if any(m.id.startswith(p) for p in args.only)]
+    if args.tests is not None:
+        mutants = [dataclasses.replace(m, tests=tuple(args.tests)) for m in mutants]
     k, n_shards = map(int, args.shard.split("/"))
     mutants = mutants[k::n_shards]
     if args.reverse:
