@@ -180,9 +180,12 @@ def test_ctrl_c_commits_everything_logged_before_it(tmp_path: Path) -> None:
                 print("logging", flush=True)
     """
     child = _run_child(code, str(tmp_path))
-    assert child.stdout.readline().strip() == "logging"
-    child.send_signal(signal.SIGINT)
-    _, err = child.communicate(timeout=60)
+    try:
+        assert child.stdout.readline().strip() == "logging"
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        child.kill()  # a child that did not stop would log forever
     assert "KeyboardInterrupt" in err
     assert sorted(os.listdir(tmp_path)) == ["x.db.zst"]  # closed and compressed at exit
     with array_logger.open_reader(tmp_path / "x.db") as reader:
