@@ -308,3 +308,28 @@ def test_db_zst_cut_at_a_frame_boundary_is_refused(tmp_path: Path, pristine: Pat
             lg.register("w", keys=["i"], shape=(32, 32), dtype="float32")
     assert os.listdir(root) == ["w.db.zst"]
     assert (root / "w.db.zst").read_bytes() == data[:cut]
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "plain"])
+def test_close_progress_reports_every_name_up_to_its_whole_size(tmp_path: Path, mode: str) -> None:
+    # Logger(close_progress=callback(name, bytes_done, bytes_total)): per
+    # name, bytes_done grows to bytes_total, the size of the closed .db.
+    calls: list = []
+    root = tmp_path / "logs"
+    rows = walk_rows(3000, (256,))
+    with array_logger.Logger(root, 3, compression_mode=mode, handle_signals=False,
+                             close_progress=lambda *call: calls.append(call)) as lg:
+        for name in ("a", "b"):
+            lg.register(name, keys=["i"], shape=(256,), dtype="float32")
+        for i, r in enumerate(rows):
+            lg.log("a", {"i": i}, r)
+            lg.log("b", {"i": i}, -r)
+    for name in ("a", "b"):
+        mine = [(done, total) for n, done, total in calls if n == name]
+        assert mine, calls
+        size = len(zstandard_stream(root / f"{name}.db.zst"))
+        assert {total for _, total in mine} == {size}, mine
+        done = [d for d, _ in mine]
+        assert done == sorted(done) and done[-1] == size, mine
+        with array_logger.open_reader(root / f"{name}.db.zst") as reader:
+            assert np.array_equal(reader.read_all().arrays, rows if name == "a" else -rows)

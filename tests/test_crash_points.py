@@ -38,9 +38,9 @@ def check_rows(path: Path, n: int) -> None:
     check_logged_rows(path, n, row)
 
 
-def run_killed(code: str, root: Path, step: str) -> subprocess.CompletedProcess:
+def run_killed(code: str, root: Path, step: str, *args: str) -> subprocess.CompletedProcess:
     env = child_env(ARRAY_LOGGER_CRASH_AT=step)
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(root)], env=env,
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(root), *args], env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == -signal.SIGKILL, (step, done.returncode, done.stderr)
     assert f"array_logger: crash point {step.split(':')[0]}" in done.stderr, done.stderr
@@ -67,7 +67,7 @@ def resume_and_append(root: Path, n: int) -> None:
 
 CLOSE = """
     import sys, numpy as np, array_logger
-    lg = array_logger.Logger(sys.argv[1], 3, handle_signals=False)
+    lg = array_logger.Logger(sys.argv[1], 3, handle_signals=False, compression_mode=sys.argv[2])
     lg.register("x", keys=["i"], shape=(64,), dtype="float64")
     lg.close()
 """
@@ -86,8 +86,9 @@ CLOSE_STEPS: Dict[str, FrozenSet[str]] = {
 }
 
 
+@pytest.mark.parametrize("mode", ["adaptive", "plain"])  # two compressors, one order of steps
 @pytest.mark.parametrize("step", list(CLOSE_STEPS))
-def test_kill_at_every_step_of_close(tmp_path: Path, step: str) -> None:
+def test_kill_at_every_step_of_close(tmp_path: Path, step: str, mode: str) -> None:
     """README.md: "A crash at any moment leaves a complete `.db` or a complete
     `.db.zst`." docs/DURABILITY.md: "A kill at any moment leaves a complete
     `{name}.db` or a complete `{name}.db.zst` (or both, identical)."
@@ -95,7 +96,7 @@ def test_kill_at_every_step_of_close(tmp_path: Path, step: str) -> None:
     complete `NAME.db.zst` exists.\""""
     root = tmp_path / "logs"
     make_run(root, None)  # x.db with ROWS rows, closed
-    run_killed(CLOSE, root, step)
+    run_killed(CLOSE, root, step, mode)
     left = files(root)
     assert left == CLOSE_STEPS[step], left
     db, zst = root / "x.db", root / "x.db.zst"

@@ -225,6 +225,34 @@ def test_a_failed_commit_raises_storage_error_and_keeps_the_committed_groups(tmp
     resume_and_append(tmp_path, GROUP)
 
 
+def test_a_logger_closed_after_a_failed_commit_says_it_is_closed(tmp_path: Path) -> None:
+    # close() reports the writer's error once; after that the logger is
+    # closed, and log() says so instead of raising the old failure again.
+    code = """
+        import sys, numpy as np, array_logger
+        lg = array_logger.Logger(sys.argv[1], 3, handle_signals=False)
+        lg.register("x", keys=["i"], shape=(2,), dtype="float64")
+        for step, call in (("log", lambda: lg.log("x", {"i": 0}, np.zeros(2))), ("flush", lg.flush),
+                           ("close", lg.close), ("log", lambda: lg.log("x", {"i": 1}, np.zeros(2)))):
+            try:
+                call()
+                print(step, "ok")
+            except Exception as e:
+                print(step, type(e).__name__, str(e).splitlines()[0])
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(tmp_path)],
+                          env=child_env(ARRAY_LOGGER_FAIL_AT="sqlite.commit=SQLITE_IOERR"), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "log ok", lines
+    assert lines[1].startswith("flush StorageError") and "COMMIT: disk I/O error" in lines[1], lines
+    assert lines[2].startswith("close StorageError") and "COMMIT: disk I/O error" in lines[2], lines
+    assert lines[3] == "log StateError Logger is closed", lines
+    assert files(tmp_path) == {"x.db"}, files(tmp_path)
+    check_rows(tmp_path / "x.db", 0)
+
+
 # --- interrupted system calls are retried --------------------------------------------------------
 
 @pytest.mark.parametrize("mode,fail_at", [("plain", "open=EINTR"), ("plain", "read=EINTR"), ("plain", "write=EINTR"),
