@@ -424,7 +424,8 @@ def run_tests(m: Mutant) -> Tuple[bool, str]:
 
 
 # The C++ unit-test files that cover a source file besides its own test_<stem>.cpp.
-CPP_TESTS_OF = {"dtype": ("test_blob", "test_meta"), "blob": ("test_blob", "test_meta")}
+CPP_TESTS_OF = {"dtype": ("test_blob", "test_meta"), "blob": ("test_blob", "test_meta"),
+                "logger": ("test_logger_reader",), "store_files": ("test_logger_reader",)}
 
 
 def cpp_test_files(m: Mutant) -> List[str]:
@@ -560,6 +561,8 @@ def main() -> int:
     ap.add_argument("--tests", nargs="*", default=None,
                     help="run these tests (pytest ids) instead of the region's list: to show that a test written "
                          "for a survivor kills it")
+    ap.add_argument("--cpp-tests", action="store_true",
+                    help="also run the C++ unit tests of the mutated file (as the codec regions always do)")
     ap.add_argument("--tests-dir", type=Path, default=REPO,
                     help="checkout whose tests/ run (default: this one); its missing test files are left out")
     args = ap.parse_args()
@@ -591,6 +594,8 @@ def main() -> int:
         mutants = [m for m in mutants if any(m.id.startswith(p) for p in args.only)]
     if args.tests is not None:
         mutants = [dataclasses.replace(m, tests=tuple(args.tests)) for m in mutants]
+    if args.cpp_tests:
+        mutants = [dataclasses.replace(m, cpp_tests=True) for m in mutants]
     k, n_shards = map(int, args.shard.split("/"))
     mutants = mutants[k::n_shards]
     if args.reverse:
