@@ -412,10 +412,16 @@ def write_close_section(path, results, info, wall):
     L.append("<details><summary>JSON lines of this run</summary>\n\n```")
     L.extend("json: " + json.dumps(r, sort_keys=True) for r in results)
     L.append("```\n</details>\n")
-    section = "\n".join(L) + "\n"
+    write_section(path, CLOSE_SECTION, "\n".join(L) + "\n")
+
+
+def write_section(path, heading, section):
+    """Puts `section` (text starting with the line `heading`) into the report
+    at `path`: in place of an earlier section of that heading, else before the
+    raw results, else at the end; the rest of the report is kept."""
     text = open(path).read() if os.path.exists(path) else ""
-    if CLOSE_SECTION in text:
-        before, rest = text.split(CLOSE_SECTION, 1)
+    if heading in text:
+        before, rest = text.split(heading, 1)
         after = rest[rest.index("\n## "):] if "\n## " in rest else ""
         text = before + section + after.lstrip("\n")
     elif "## Raw results (JSON lines)" in text:

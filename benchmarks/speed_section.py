@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from measure import _maxrss_kib, _reset_peak, _rss_kib  # one peak-RSS method for every case
+from report import write_section
 
 SPEED_SECTION = "## Speed, round two (issue 11)"
 PEERS = ["array_logger", "baseline", "h5py", "raw", "lmdb"]
@@ -225,19 +226,7 @@ def write_speed_section(path, results, info, wall, notes):
     L.append("<details><summary>JSON lines of this run</summary>\n\n```")
     L.extend("json: " + json.dumps(r, sort_keys=True) for r in results)
     L.append("```\n</details>\n")
-    section = "\n".join(L) + "\n"
-    text = open(path).read() if os.path.exists(path) else ""
-    if SPEED_SECTION in text:
-        before, rest = text.split(SPEED_SECTION, 1)
-        after = rest[rest.index("\n## "):] if "\n## " in rest else ""
-        text = before + section + after.lstrip("\n")
-    elif "## Raw results (JSON lines)" in text:
-        before, after = text.split("## Raw results (JSON lines)", 1)
-        text = before + section + "\n## Raw results (JSON lines)" + after
-    else:
-        text += "\n" + section
-    with open(path, "w") as f_out:
-        f_out.write(text)
+    write_section(path, SPEED_SECTION, "\n".join(L) + "\n")
 
 
 def notes_text(path):

@@ -102,8 +102,7 @@ class PyCursor {
     if (reader_->closed()) throw StateError("Reader is closed");
     py::array block = new_rows_block(dtype_, max_rows, shape_);
     auto* base = static_cast<std::byte*>(block.mutable_data());
-    const std::size_t row_bytes = static_cast<std::size_t>(block.itemsize()) *
-                                  static_cast<std::size_t>(max_rows ? block.size() / max_rows : 0);
+    const std::size_t row_bytes = reader_->spec().payload_bytes();
     py::list keys;
     std::size_t n = 0;
     while (n < max_rows && query_.next_into(base + n * row_bytes)) {

@@ -29,6 +29,34 @@ void throw_errno(const std::string& what, int err) {
   throw StorageError(what + ": " + std::strerror(err), 0, err);
 }
 
+void write_all(int fd, const void* buf, std::size_t n, const std::filesystem::path& path,
+               std::optional<std::uint64_t> offset) {
+  const char* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    const ssize_t put = offset ? ::pwrite(fd, p, n, static_cast<off_t>(*offset)) : ::write(fd, p, n);
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write " + path.string(), errno);
+    }
+    p += put;
+    n -= static_cast<std::size_t>(put);
+    if (offset) *offset += static_cast<std::uint64_t>(put);
+  }
+}
+
+std::int64_t pread_full(int fd, void* buf, std::size_t n, std::uint64_t offset) {
+  char* p = static_cast<char*>(buf);
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::pread(fd, p + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return -1;
+    if (got == 0) break;  // end of file
+    done += static_cast<std::size_t>(got);
+  }
+  return static_cast<std::int64_t>(done);
+}
+
 Fd open_file(const std::filesystem::path& path, int flags, int mode) {
   int fd;
   do {

@@ -1,6 +1,7 @@
 // Small POSIX file operations with the durability steps spelled out.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -48,6 +49,14 @@ std::optional<std::uint64_t> size_if_exists(const std::filesystem::path& path);
 // chdir() (config frameworks do it) changes nothing. Throws StorageError.
 std::filesystem::path absolute_path(const std::filesystem::path& path);
 [[noreturn]] void throw_errno(const std::string& what, int err);
+// All `n` bytes written, EINTR retried: at the file position (write(2)), or
+// at `offset` when one is given (pwrite(2)); throws StorageError naming `path`.
+void write_all(int fd, const void* buf, std::size_t n, const std::filesystem::path& path,
+               std::optional<std::uint64_t> offset = std::nullopt);
+// pread(2) of `n` bytes at `offset`, EINTR retried: the number of bytes
+// read, fewer than `n` only at the end of the file; -1 (errno set) on an
+// error. The caller decides what a short read means.
+std::int64_t pread_full(int fd, void* buf, std::size_t n, std::uint64_t offset);
 
 // A private file (mode 0600) in the temporary directory, named
 // array_logger-XXXXXX{suffix}; removed by the destructor.
