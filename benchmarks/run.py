@@ -203,8 +203,19 @@ def main(argv=None):
             label = f"array_logger {other['version']}"
             # (the plain-mode cases need compression_mode, which older builds lack: their
             # level-22 cases are what "plain" reproduces)
-            cases += [(args.compare, "array_logger", wl, label)
-                      for _, wl in _cases(["array_logger"], args.workloads) if not wl.endswith("plain")]
+            theirs = {wl: (args.compare, "array_logger", wl, label)
+                      for _, wl in _cases(["array_logger"], args.workloads) if not wl.endswith("plain")}
+            # Each case of the other build next to this build's, which one first
+            # alternating: a change of machine load between them hits both alike.
+            paired, pairs = [], 0
+            for c in cases:
+                o = theirs.pop(c[2], None) if c[1] == "array_logger" else None
+                if o is None:
+                    paired.append(c)
+                else:
+                    paired += [c, o] if pairs % 2 == 0 else [o, c]
+                    pairs += 1
+            cases = paired + list(theirs.values())
     results = []
     t_all = time.perf_counter()
     for i, (python, peer, wl, label) in enumerate(cases, 1):
