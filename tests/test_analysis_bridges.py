@@ -269,8 +269,9 @@ def test_xarray_round_trip(cases: dict, name: str) -> None:
     assert_batch_equals(case, {k: ds[k].values.tolist() for k in case.keys}, ds["data"].values)
 
 
-def test_duckdb_queries_the_arrow_table_and_reader(cases: dict) -> None:
-    case = cases["f32_2d"]
+@pytest.mark.parametrize("name", ["f32_2d", "zst", "format1"])  # format 2, a .db.zst, a format-1 .db.zst
+def test_duckdb_queries_the_arrow_table_and_reader(cases: dict, name: str) -> None:
+    case = cases[name]
     with _reader(case) as r:
         q_table = r.to_arrow()
         con = duckdb.connect()

@@ -189,9 +189,10 @@ class ArrayReader:
         """Streams the selected rows into a Parquet file (extra ``arrow``), one
         row group per batch; returns the number of rows written. The tensor
         type and the meta survive the round trip."""
-        from .bridges import arrow
+        from .bridges import arrow, export
 
-        return arrow.write_parquet(self.rows(where_clause, params, batch_rows), path, compression=compression)
+        with export.output_file(path) as tmp:  # no partial file if it stops half-way
+            return arrow.write_parquet(self.rows(where_clause, params, batch_rows), tmp, compression=compression)
 
     def to_pandas(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None, *,
                   index: bool = False, flatten: bool = False) -> Any:

@@ -14,7 +14,7 @@ import json
 import math
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional, Sequence
 
 import numpy as np
 
@@ -74,11 +74,15 @@ def _cell(v: Any) -> str:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
+    """1023 B, 1.0 KiB, ..., 3.5 GiB (GiB is the largest unit)."""
+    if n < 1024:
+        return f"{n} B"
+    value = n / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
 
 
 def _ranges_text(ranges: Dict[str, Dict[str, Any]]) -> str:
@@ -86,6 +90,16 @@ def _ranges_text(ranges: Dict[str, Dict[str, Any]]) -> str:
 
 
 # --- argument helpers ---------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line, naming the command and where
+    the help is (argparse prints the whole usage first, which for ``export``
+    is five lines before the one that matters). Exit status 2, as argparse."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+
 def _param(text: str) -> Any:
     """A --param value: an int if it reads as one, else a float, else text."""
     for convert in (int, float):
@@ -94,6 +108,21 @@ def _param(text: str) -> Any:
         except ValueError:
             pass
     return text
+
+
+def _int_at_least(low: int) -> Any:
+    """An argparse type: an int >= low (argparse then reports a bad value
+    with the command's usage and exit status 2)."""
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+    convert.__name__ = f"int >= {low}"
+    return convert
 
 
 def _where(args: argparse.Namespace) -> Dict[str, Any]:
@@ -116,11 +145,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.root):
         raise FileNotFoundError(f"{args.root}: not a directory")
     lines, failed = [], False
-    for path in inspect.array_files(args.root):
+    paths = inspect.array_files(args.root)
+    if not paths:
+        print(f"array-logger ls: no array files (NAME.db or NAME.db.zst) in {args.root}", file=sys.stderr)
+    for path in paths:
         try:
             lines.append(inspect.summary(path, ranges=not args.no_ranges))
         except Exception as exc:  # noqa: BLE001 - one damaged file does not hide the others
-            lines.append({"name": os.path.basename(path), "path": path, "error": f"{type(exc).__name__}: {exc}"})
+            lines.append({"name": inspect.array_name(path), "path": path, "error": f"{type(exc).__name__}: {exc}"})
             failed = True
     if args.json:
         _print_json(lines)
@@ -153,9 +185,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         ratio = f", ratio {c['ratio']:.3f}" if c["ratio"] else ""
         print(f"compression     zstd, database {c['database_bytes']} bytes{ratio}")
     else:
-        s = d.get("sqlite", {})
-        print(f"compression     none; SQLite {d['sqlite_version']} page size {s.get('page_size')}, "
-              f"{s.get('page_count')} pages, journal {s.get('journal_mode')}")
+        print("compression     none")
+    s = d["sqlite"]
+    journal = f", journal {s['journal_mode']}" if s.get("journal_mode") else ""
+    print(f"sqlite          {d['sqlite_version']}, page size {s['page_size']}, {s['page_count']} pages "
+          f"({s['freelist_count']} free){journal}")
     print(f"created         {d['created'] or '-'}   last written {d['last_written']}")
     if "user_metadata" in d:
         print(f"user metadata   {json.dumps(d['user_metadata'], sort_keys=True)}")
@@ -236,6 +270,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from .bridges import inspect
 
+    if not os.path.exists(args.path) and not os.path.exists(args.path + ".zst"):
+        raise FileNotFoundError(f"{args.path}: no such file or directory")
     paths = inspect.array_files(args.path) if os.path.isdir(args.path) else [args.path]
     if not paths:
         raise FileNotFoundError(f"{args.path}: no array files (NAME.db or NAME.db.zst) there")
@@ -260,8 +296,15 @@ def cmd_compress(args: argparse.Namespace) -> int:
 
     if not 1 <= args.level <= 22:
         raise UsageError(f"--level must be 1..22, got {args.level}")
+    from .bridges.progress import BytesProgress
+
     before = {p: _size_of(p) for p in (args.file, args.file + ".zst")}
-    out = compress_file(args.file, args.level, args.workers)
+    progress = None if args.quiet else BytesProgress(f"compress {os.path.basename(args.file)}")
+    try:
+        out = compress_file(args.file, args.level, args.workers, progress)
+    finally:
+        if progress is not None:
+            progress.close()
     print(f"{out}: {_size_of(out)} bytes (level {args.level}, from {max(before.values())})", file=sys.stderr)
     return EXIT_OK
 
@@ -280,8 +323,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     try:
         fmt = args.format or export.format_from_path(args.output)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    except ValueError:
+        raise UsageError(f"cannot tell the format from {args.output!r}: name it with --format "
+                         f"({', '.join(export.FORMATS)})") from None
     with _open(args.file) as r:
         rows = r.rows(**_where(args), batch_rows=args.batch_rows)
         progress = None if args.quiet else Progress(rows.count, f"export {os.path.basename(args.output)}")
@@ -298,6 +342,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from .bridges import merge
 
+    if args.level is not None and not 1 <= args.level <= 22:
+        raise UsageError(f"--level must be 1..22, got {args.level}")
     n = merge.merge(args.output, args.inputs, duplicates=args.duplicates, compression_level=args.level)
     print(f"wrote {n} rows to {args.output}", file=sys.stderr)
     return EXIT_OK
@@ -320,6 +366,9 @@ def cmd_plot(args: argparse.Namespace) -> int:
         for k in (args.x, args.by):
             if k is not None and k not in r.keys:
                 raise UsageError(f"{k!r} is not a key of this file (keys: {r.keys})")
+        if index is not None and (len(index) != len(r.shape)
+                                  or any(not 0 <= i < n for i, n in zip(index, r.shape))):
+            raise UsageError(f"--y element {y[1]}: not an element of shape {tuple(r.shape)}")
         plot.plot(r.rows(**_where(args)), args.output, index=index, x=args.x, by=args.by,
                   title=os.path.basename(r.path))
     print(f"wrote {args.output}", file=sys.stderr)
@@ -355,7 +404,7 @@ def _add_json(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="array-logger", description="Look at, check, convert and export array_logger files.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"array-logger {__version__}")
@@ -382,7 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, what, func in (("head", "the first rows", cmd_head), ("tail", "the last rows", cmd_tail)):
         p = command(name, f"{what} (keys and array)", f"array-logger {name} ./logs/loss.db -n 5 --json")
         p.add_argument("file", metavar="FILE")
-        p.add_argument("-n", type=int, default=10, help="number of rows (default 10)")
+        p.add_argument("-n", type=_int_at_least(0), default=10, help="number of rows (default 10)")
         _add_where(p)
         _add_json(p)
         p.set_defaults(func=func)
@@ -415,7 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "a .db.zst is recompressed", "array-logger compress ./logs/q_values.db --level 19")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--level", type=int, default=22, help="zstd level 1..22 (default 22, as init())")
-    p.add_argument("--workers", type=int, default=-1, help="zstd threads (default: one per core)")
+    p.add_argument("--workers", type=_int_at_least(-1), default=-1,
+                   help="zstd threads (default -1: one per core; 0: no worker thread)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=cmd_compress)
 
     p = command("decompress", "NAME.db.zst -> NAME.db with the steps register() takes to resume a run",
@@ -438,8 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUT")
     p.add_argument("--format", choices=("parquet", "arrow", "npz", "csv", "hdf5"),
                    help="default: from OUT's suffix (.parquet .arrow/.feather .npz .csv .h5)")
-    p.add_argument("--batch-rows", type=int, default=None, help="rows per batch (default: ~32 MiB of arrays)")
-    p.add_argument("--csv-max-elements", type=int, default=4096,
+    p.add_argument("--batch-rows", type=_int_at_least(1), default=None,
+                   help="rows per batch (default: ~32 MiB of arrays)")
+    p.add_argument("--csv-max-elements", type=_int_at_least(1), default=4096,
                    help="CSV writes one column per element; refuse arrays with more (default 4096)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     _add_where(p)
@@ -466,8 +518,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)  # exits 2 on usage errors
     try:
         return args.func(args)
-    except UsageError as exc:
-        parser.error(str(exc))  # exits 2
+    except UsageError as exc:  # one line, as for an invalid --where
+        print(f"array-logger {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except ValidationError as exc:  # an invalid --where, params, a bad option value
         print(f"array-logger {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -480,9 +533,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def run() -> None:
-    """Entry point of the console script."""
+    """Entry point of the console script (and of ``python -m array_logger``)."""
     sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()

@@ -250,6 +250,21 @@ class PyReader {
     return out;
   }
 
+  // {"page_size", "page_count", "freelist_count"} of the
+  // database read (a .db.zst's decompressed copy included).
+  py::dict database_info() {
+    Reader::DatabaseInfo info;
+    {
+      py::gil_scoped_release nogil;
+      info = reader_->database_info();
+    }
+    py::dict d;
+    d["page_size"] = info.page_size;
+    d["page_count"] = info.page_count;
+    d["freelist_count"] = info.freelist_count;
+    return d;
+  }
+
   void close() { reader_->close(); }
   bool closed() const { return reader_->closed(); }
   py::dict meta() const {
@@ -291,6 +306,7 @@ void bind_reader(py::module_& m) {
       .def("summarize_keys", &PyReader::summarize_keys, py::arg("where_clause") = "",
            py::arg("params") = py::none())
       .def("integrity_check", &PyReader::integrity_check)
+      .def("database_info", &PyReader::database_info)
       .def("close", &PyReader::close)
       .def_property_readonly("closed", &PyReader::closed)
       .def_property_readonly("meta", &PyReader::meta)

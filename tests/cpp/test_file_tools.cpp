@@ -1,5 +1,5 @@
-// compress_file / decompress_file and the Reader's key summary and integrity
-// check, through the public C++ API.
+// compress_file / decompress_file and the Reader's key summary, integrity
+// check and database info, through the public C++ API.
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -13,21 +13,12 @@
 #include "array_logger/file_tools.hpp"
 #include "array_logger/logger.hpp"
 #include "array_logger/reader.hpp"
+#include "temp_dir.hpp"
 
 using namespace array_logger;
 namespace fs = std::filesystem;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string t = (fs::temp_directory_path() / "al-tools-XXXXXX").string();
-    REQUIRE(mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 ArraySpec two_keys() {
   ArraySpec s;
@@ -95,7 +86,24 @@ TEST_CASE("compress_file then decompress_file keep every row and leave one file"
   TempDir dir;
   const fs::path db = write_file(dir.path, std::nullopt);
   const auto before = first_values(db);
-  const fs::path zst = compress_file(db, 3, 1);
+  const auto db_bytes = static_cast<std::int64_t>(fs::file_size(db));
+  const Reader::DatabaseInfo plain = Reader(db).database_info();
+  CHECK(plain.page_size * plain.page_count == db_bytes);
+  CHECK(plain.freelist_count == 0);
+  std::uint64_t progress_done = 0, progress_total = 0;
+  std::string progress_name;
+  const fs::path zst = compress_file(db, 3, 1, [&](std::string_view name, std::uint64_t done, std::uint64_t total) {
+    progress_name = name;
+    progress_done = done;
+    progress_total = total;
+  });
+  CHECK(progress_name == "x");
+  CHECK(progress_done == static_cast<std::uint64_t>(db_bytes));  // the last report: all of the .db
+  CHECK(progress_total == static_cast<std::uint64_t>(db_bytes));
+  // the database inside the .db.zst, as info shows it
+  const Reader::DatabaseInfo packed = Reader(zst).database_info();
+  CHECK(packed.page_size == plain.page_size);
+  CHECK(packed.page_count == plain.page_count);
   CHECK(zst == dir.path / "x.db.zst");
   CHECK(fs::exists(zst));
   CHECK(!fs::exists(db));

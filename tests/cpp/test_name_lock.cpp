@@ -1,55 +1,99 @@
-// os/name_lock: one writer per array name across loggers and processes.
+// NameLock: one writer per array name, across Loggers of one process and
+// across processes; one lock file per root, removed when no name is held.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include "array_logger/errors.hpp"
-#include "os/file_ops.hpp"
 #include "os/name_lock.hpp"
 #include "temp_dir.hpp"
 
-using namespace array_logger;
-using namespace array_logger::detail;
+using array_logger::StateError;
+using array_logger::detail::NameLock;
+namespace fs = std::filesystem;
 
-TEST_CASE("a held name refuses a second lock and is free again once released") {
-  TempDir dir;
-  const auto file = dir.path / ".loss.lock";
-  {
-    NameLock first(dir.path, "loss");
-    CHECK(file_exists(file));
-    CHECK_THROWS_AS(NameLock(dir.path, "loss"), StateError);
-    NameLock other(dir.path, "reward");  // other names are independent
+namespace {
+
+struct LockDir : TempDir {
+  std::vector<std::string> files() const {
+    std::vector<std::string> out;
+    for (const auto& e : fs::directory_iterator(path)) out.push_back(e.path().filename().string());
+    return out;
   }
-  CHECK_FALSE(file_exists(file));  // removed when released
-  NameLock again(dir.path, "loss");
-  CHECK(file_exists(file));
+};
+
+// Runs `body` in a fork() child; returns its exit status.
+template <class F>
+int in_child(F body) {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) _exit(body());
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status);
 }
 
-TEST_CASE("another process cannot take a held name") {
-  TempDir dir;
-  NameLock held(dir.path, "loss");
-  const pid_t child = fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {
-    int code = 3;
-    try {
-      NameLock(dir.path, "loss");
-      code = 1;  // taken: wrong
-    } catch (const StateError&) {
-      code = 0;
-    } catch (...) {
-      code = 2;
-    }
-    _exit(code);
+int try_lock(const fs::path& root, const std::string& name) {
+  try {
+    NameLock lock(root, name);
+    return 0;
+  } catch (const StateError&) {
+    return 1;
+  } catch (...) {
+    return 2;
   }
-  int status = 0;
-  REQUIRE(waitpid(child, &status, 0) == child);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("a name is held once per process; other names share one lock file") {
+  LockDir dir;
+  {
+    NameLock a(dir.path, "a");
+    CHECK_THROWS_AS(NameLock(dir.path, "a"), StateError);  // a second Logger of this process
+    std::vector<std::unique_ptr<NameLock>> many;
+    for (int i = 0; i < 2000; ++i) many.push_back(std::make_unique<NameLock>(dir.path, "n" + std::to_string(i)));
+#ifdef F_OFD_SETLK
+    CHECK(dir.files() == std::vector<std::string>{".array_logger.lock"});
+#endif
+  }
+  CHECK(dir.files().empty());  // removed with the last name
+  NameLock again(dir.path, "a");
+}
+
+TEST_CASE("another process cannot take a held name, and gets it once released") {
+  LockDir dir;
+  auto held = std::make_unique<NameLock>(dir.path, "x");
+  CHECK(in_child([&] { return try_lock(dir.path, "x"); }) == 1);
+  CHECK(in_child([&] { return try_lock(dir.path, "y"); }) == 0);
+  // The child released "y" and exited; "x" is still held here.
+  CHECK_THROWS_AS(NameLock(dir.path, "x"), StateError);
+  held.reset();
+  CHECK(in_child([&] { return try_lock(dir.path, "x"); }) == 0);
+  CHECK(dir.files().empty());
+}
+
+TEST_CASE("a process that dies releases its names") {
+  LockDir dir;
+  // The child takes the name and dies without releasing it.
+  CHECK(in_child([&] {
+          static std::unique_ptr<NameLock> leaked;
+          leaked = std::make_unique<NameLock>(dir.path, "z");
+          _exit(0);
+          return 0;
+        }) == 0);
+  NameLock z(dir.path, "z");  // the kernel dropped the dead process's lock
 }
 
 TEST_CASE("the refusal names the array and the directory") {
-  TempDir dir;
+  LockDir dir;
   NameLock held(dir.path, "q_values");
   try {
     NameLock second(dir.path, "q_values");

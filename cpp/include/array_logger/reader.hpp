@@ -102,6 +102,15 @@ class Reader {
   // blobs are checked by reading them (query()).
   std::vector<std::string> integrity_check() const;
 
+  // The SQLite database read (for a .db.zst: the decompressed one), from
+  // PRAGMAs on the open connection: what `array-logger info` shows. (No
+  // journal mode: a file read immutable reports "delete" whatever its header
+  // says; the header itself tells, docs/FORMAT.md.)
+  struct DatabaseInfo {
+    std::int64_t page_size = 0, page_count = 0, freelist_count = 0;
+  };
+  DatabaseInfo database_info() const;
+
   void close() noexcept;
   bool closed() const noexcept;
 

@@ -17,20 +17,21 @@ void FrameCacheFile::drop() noexcept {
   std::lock_guard lock(mu_);
   entries_.clear();
   end_ = 0;
-  if (fd_.get() >= 0) {
-    fd_ = Fd();
+  if (created_) {
+    created_ = false;
     ::unlink(path_.c_str());
   }
 }
 
 void FrameCacheFile::add(std::uint64_t index, std::span<const std::byte> frame) {
   std::lock_guard lock(mu_);
-  if (fd_.get() < 0) fd_ = open_file(path_, O_RDWR | O_CREAT | O_TRUNC, 0600);
+  Fd fd = open_file(path_, O_WRONLY | O_CREAT | O_CLOEXEC | (created_ ? 0 : O_TRUNC), 0600);
+  created_ = true;
   const std::byte* p = frame.data();
   std::size_t n = frame.size();
   std::uint64_t at = end_;
   while (n > 0) {
-    ssize_t put = ::pwrite(fd_.get(), p, n, static_cast<off_t>(at));
+    ssize_t put = ::pwrite(fd.get(), p, n, static_cast<off_t>(at));
     if (put < 0) {
       if (errno == EINTR) continue;
       throw_errno("cannot write " + path_.string(), errno);
@@ -52,10 +53,12 @@ std::optional<std::vector<std::byte>> FrameCacheFile::frame(std::uint64_t index)
   std::lock_guard lock(mu_);
   auto it = entries_.find(index);
   if (it == entries_.end()) return std::nullopt;
+  Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return std::nullopt;  // unreadable: compress the segment again
   std::vector<std::byte> out(it->second.size);
   std::size_t done = 0;
   while (done < out.size()) {
-    ssize_t got = ::pread(fd_.get(), out.data() + done, out.size() - done,
+    ssize_t got = ::pread(fd.get(), out.data() + done, out.size() - done,
                           static_cast<off_t>(it->second.offset + done));
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return std::nullopt;  // unreadable: compress the segment again

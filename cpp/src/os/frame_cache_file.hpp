@@ -41,7 +41,10 @@ class FrameCacheFile final : public FrameCache {
   };
   mutable std::mutex mu_;
   std::filesystem::path path_;
-  Fd fd_;
+  // The side file is opened for each add() and frame(), not kept open: a
+  // run with thousands of names must not hold a descriptor per name here
+  // (docs/DESIGN.md, "Open files").
+  bool created_ = false;
   std::uint64_t end_ = 0;
   std::unordered_map<std::uint64_t, Entry> entries_;
 };

@@ -1,13 +1,19 @@
-// One writer per array name at a time, across processes: an exclusive
-// flock(2) on {root}/.{name}.lock, held while the name is registered and
-// removed when released (array names cannot start with a dot, so the lock
-// file never collides with an array's files).
+// One writer per array name at a time, across processes and across the
+// Loggers of one process. The name is held from register until its database
+// is closed; a process that dies releases it (the kernel drops the lock).
+//
+// Linux: an exclusive open-file-description lock (fcntl F_OFD_SETLK) on one
+// byte of {root}/.array_logger.lock, at an offset derived from the name: one
+// descriptor per root and process however many names are registered, so
+// thousands of names fit under a limit of 1,024 open files. Elsewhere:
+// flock(2) on {root}/.{name}.lock, one descriptor per name. Either lock file
+// is removed when nobody holds a name in it any more (array names cannot
+// start with a dot, so it never collides with an array's files).
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
-
-#include "os/file_ops.hpp"
 
 namespace array_logger::detail {
 
@@ -15,13 +21,13 @@ class NameLock {
  public:
   // Throws StateError when another logger (any process) holds the name.
   NameLock(const std::filesystem::path& root, const std::string& name);
-  ~NameLock();  // unlinks the lock file, then releases the lock
+  ~NameLock();  // releases the name (and removes the lock file when unused)
   NameLock(const NameLock&) = delete;
   NameLock& operator=(const NameLock&) = delete;
 
  private:
-  std::filesystem::path path_;
-  Fd fd_;
+  struct Held;  // how this platform holds it (name_lock.cpp)
+  std::unique_ptr<Held> held_;
 };
 
 }  // namespace array_logger::detail

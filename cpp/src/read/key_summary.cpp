@@ -1,5 +1,6 @@
-// Reader::summarize_keys and Reader::integrity_check: what `ls`, `info`,
-// `verify` and the Arrow bridge's key types need, each in one statement.
+// Reader::summarize_keys, Reader::integrity_check and Reader::database_info:
+// what `ls`, `info`, `verify` and the Arrow bridge's key types need, each in
+// one statement (or a few PRAGMAs).
 #include <sqlite3.h>
 
 #include "array_logger/errors.hpp"
@@ -52,6 +53,16 @@ std::vector<std::string> Reader::integrity_check() const {
     if (line != "ok") problems.push_back(std::move(line));
   }
   return problems;
+}
+
+Reader::DatabaseInfo Reader::database_info() const {
+  detail::Database& db = impl_->source.db;
+  if (!db) throw StateError("Reader is closed");
+  DatabaseInfo info;
+  info.page_size = db.query_int("PRAGMA page_size");
+  info.page_count = db.query_int("PRAGMA page_count");
+  info.freelist_count = db.query_int("PRAGMA freelist_count");
+  return info;
 }
 
 }  // namespace array_logger

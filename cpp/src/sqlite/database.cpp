@@ -73,4 +73,8 @@ bool Database::has_table(const char* table) {
   return st.step();
 }
 
+void Database::keep_wal_on_close() noexcept {
+  if (db_) sqlite3_db_config(db_.get(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+}
+
 }  // namespace array_logger::detail

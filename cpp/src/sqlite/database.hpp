@@ -46,6 +46,9 @@ class Database {
 
   [[noreturn]] void fail(int rc, std::string_view context) const;
   void close() noexcept { db_.reset(); }
+  // The next close() leaves the WAL as it is, without the checkpoint the
+  // last connection of a WAL database otherwise runs (and its fsyncs).
+  void keep_wal_on_close() noexcept;
 
  private:
   struct Closer {

@@ -3,6 +3,7 @@
 #include "array_logger/errors.hpp"
 #include "array_logger/meta.hpp"
 #include "format/schema.hpp"
+#include "os/open_files.hpp"
 #include "os/crash_point.hpp"
 #include "sqlite/sql_text.hpp"
 #include "write/record_ring.hpp"
@@ -17,6 +18,11 @@ namespace {
 // until COMMIT (cache_spill is off), so its cap is lower: it bounds memory.
 constexpr std::uint64_t kMaxWalTxnBytes = 64ull << 20;
 constexpr std::uint64_t kMaxRollbackTxnBytes = 32ull << 20;
+
+// WAL size at which a database the pool has closed and reopened is
+// checkpointed (instead of 64 MiB): reopening reads the whole WAL (SQLite
+// rebuilds its index from it), so keep that read short.
+constexpr std::uint64_t kReopenedCheckpointBytes = 4ull << 20;
 
 // Every argument check of register, before any file is touched.
 const std::string& validated(const std::string& name, const ArraySpec& spec, const RegisterOptions& options) {
@@ -34,30 +40,72 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
     : name_(std::move(name)),
       options_(options),
       files_(root, validated(name_, spec, options_)),
+      spec_(spec),
+      sync_(sync),
       nkeys_(spec.keys.size()) {
   try {
-    StoreDatabase opened = open_store_database(files_.db(), name_, spec, options_, sync);
-    db_ = std::move(opened.db);
-    journal_ = opened.journal;
-    max_txn_bytes_ = journal_ == Journal::Rollback ? kMaxRollbackTxnBytes : kMaxWalTxnBytes;
-    options_.shuffle_zstd = opened.shuffle_zstd;
-    encoder_ = BlobEncoder(spec, opened.format_version, opened.shuffle_zstd, options_.shuffle_zstd_level);
-    if (opened.format_version == kFormatCurrent && !spec.keys.empty())
-      index_sql_ = "CREATE INDEX IF NOT EXISTS " + std::string(kFirstKeyIndex) + " ON array_log (" +
-                   quote_identifier(spec.keys.front()) + ")";
-    insert_ = db_.prepare(insert_sql(spec.keys, 1), "INSERT");
-    insert_batch_ = db_.prepare(insert_sql(spec.keys, kBatchRows), "INSERT");
-    txn_sql_.emplace(db_);
+    open_database();
   } catch (...) {
     // Refused (meta mismatch, not our file, ...): leave the files as they were.
-    insert_.finalize();
-    insert_batch_.finalize();
-    txn_sql_.reset();
-    db_.close();
     files_.abandon();
     throw;
   }
   files_.drop_stale_zst();
+}
+
+ArrayStore::~ArrayStore() { close_connection(); }
+
+void ArrayStore::open_database() {
+  try {
+    StoreDatabase opened = open_store_database(files_.db(), name_, spec_, options_, sync_);
+    db_ = std::move(opened.db);
+    count_database_opened();
+    journal_ = opened.journal;
+    max_txn_bytes_ = journal_ == Journal::Rollback ? kMaxRollbackTxnBytes : kMaxWalTxnBytes;
+    options_.shuffle_zstd = opened.shuffle_zstd;
+    encoder_ = BlobEncoder(spec_, opened.format_version, opened.shuffle_zstd, options_.shuffle_zstd_level);
+    if (opened.format_version == kFormatCurrent && !spec_.keys.empty())
+      index_sql_ = "CREATE INDEX IF NOT EXISTS " + std::string(kFirstKeyIndex) + " ON array_log (" +
+                   quote_identifier(spec_.keys.front()) + ")";
+    insert_ = db_.prepare(insert_sql(spec_.keys, 1), "INSERT");
+    insert_batch_ = db_.prepare(insert_sql(spec_.keys, kBatchRows), "INSERT");
+    txn_sql_.emplace(db_);
+  } catch (...) {
+    close_connection();
+    throw;
+  }
+}
+
+void ArrayStore::close_connection() noexcept {
+  txn_.reset();  // rolls back (callers commit first)
+  insert_.finalize();
+  insert_batch_.finalize();
+  txn_sql_.reset();
+  if (!db_) return;
+  db_.close();
+  count_database_closed();
+}
+
+void ArrayStore::close_database() {
+  if (!db_) return;
+  commit();
+  // No checkpoint: it would cost fsyncs at every close, and the -wal must
+  // stay, or readers would take the file for one nobody writes (and read it
+  // as immutable while the writer reopens it).
+  db_.keep_wal_on_close();
+  close_connection();
+}
+
+void ArrayStore::reopen() {
+  if (db_ || finished_) return;
+  open_database();
+  if (journal_ != Journal::Wal) return;  // a rollback journal has no WAL to keep short
+  try {
+    db_.set_pragma("wal_autocheckpoint", std::to_string(kReopenedCheckpointBytes / db_.query_int("PRAGMA page_size")));
+  } catch (...) {
+    close_connection();
+    throw;
+  }
 }
 
 void ArrayStore::bind_row(Statement& st, int first_param, const Row& row) {
@@ -120,7 +168,8 @@ void ArrayStore::abandon_transaction() noexcept {
 }
 
 void ArrayStore::finish() {
-  if (!db_) return;
+  if (finished_) return;
+  reopen();
   commit();
   insert_.finalize();
   insert_batch_.finalize();
@@ -140,7 +189,8 @@ void ArrayStore::finish() {
   crash_point("close.after_checkpoint");
   db_.try_exec("PRAGMA journal_mode=DELETE");
   crash_point("close.after_journal_delete");
-  db_.close();
+  close_connection();
+  finished_ = true;  // complete: close() may compress it
 }
 
 }  // namespace array_logger::detail

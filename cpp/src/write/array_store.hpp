@@ -65,15 +65,30 @@ class ArrayStore {
   // Checkpoints the WAL into the main file, leaves the file in rollback
   // journal mode (readable by any SQLite, read-only or not) and closes it.
   void finish();
-  bool finished() const noexcept { return !db_; }
+  bool finished() const noexcept { return finished_; }
   Journal journal() const noexcept { return journal_; }
+
+  // The writer's pool of open databases (write/store_pool.hpp):
+  // close_database commits and closes the connection, keeping the name
+  // locked and the -wal in place; reopen opens it again.
+  bool is_open() const noexcept { return static_cast<bool>(db_); }
+  void close_database();
+  void reopen();
+  ~ArrayStore();
+  ArrayStore(const ArrayStore&) = delete;
+  ArrayStore& operator=(const ArrayStore&) = delete;
 
  private:
   void bind_row(Statement& st, int first_param, const Row& row);
+  void open_database();
+  void close_connection() noexcept;
 
   std::string name_;
   RegisterOptions options_;
   StoreFiles files_;  // before db_: the name lock outlives the connection
+  ArraySpec spec_;
+  Synchronous sync_;
+  bool finished_ = false;
   std::size_t nkeys_;
   Database db_;
   BlobEncoder encoder_;

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
+#include <iterator>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -14,17 +15,20 @@
 #include "array_logger/errors.hpp"
 #include "os/crash_point.hpp"
 #include "os/fork_guard.hpp"
+#include "os/open_files.hpp"
 #include "os/frame_cache_file.hpp"
 #include "os/segmented_zstd.hpp"
 #include "write/array_store.hpp"
 #include "write/background_compressor.hpp"
 #include "write/record_ring.hpp"
+#include "write/store_pool.hpp"
 
 namespace array_logger {
 
 using detail::ArrayStore;
 using detail::RecordHeader;
 using detail::RecordRing;
+using detail::StorePool;
 using detail::round8;
 
 namespace {
@@ -73,6 +77,11 @@ struct Logger::Impl {
   std::exception_ptr writer_error;
   std::atomic<bool> failed{false};
   std::thread writer;
+  // Writer thread only: its pool of open databases, and the rows of the
+  // current batch grouped by name.
+  StorePool pool;
+  std::vector<std::vector<ArrayStore::Row>> rows_by_stream;
+  std::vector<std::uint32_t> touched;
 
   void check_usable() const {
     if (detail::fork_generation() != fork_gen)
@@ -95,38 +104,39 @@ void Logger::Impl::fail(std::exception_ptr e) {
 }
 
 void Logger::Impl::process(std::uint64_t from, std::uint64_t to, std::vector<ArrayStore*>& local) {
-  // Consecutive rows of one name go to the database together, so that it
-  // can insert them with multi-row statements.
-  std::vector<ArrayStore::Row> run;
-  run.reserve(64);
-  std::uint32_t run_stream = 0;
-  auto flush_run = [&] {
-    if (run.empty()) return;
-    ArrayStore* store = local[run_stream];
-    try {
-      store->insert(run);
-    } catch (...) {
-      store->abandon_transaction();
-      local[run_stream] = nullptr;
-      fail(std::current_exception());
-    }
-    run.clear();
-  };
+  // The rows of each name go to its database together: multi-row INSERT
+  // statements, and each database opened at most once per batch. Names are
+  // separate files, so only the order within a name matters.
+  for (std::uint32_t s : touched) rows_by_stream[s].clear();
+  touched.clear();
+  rows_by_stream.resize(local.size());
   std::uint64_t pos = from;
   while (pos < to) {
     const std::byte* rec = ring.record_at(pos);
     RecordHeader h;
     std::memcpy(&h, rec, sizeof h);
-    if (h.stream != run_stream || run.size() == 64) {
-      flush_run();
-      run_stream = h.stream;
-    }
     if (local[h.stream] == nullptr) continue;  // its database failed earlier
     const std::byte* keys = rec + sizeof h;
     const std::byte* blob = keys + round8(h.keys_bytes);
-    run.push_back({keys, std::span<const std::byte>(blob, h.blob_bytes)});
+    auto& rows = rows_by_stream[h.stream];
+    if (rows.empty()) touched.push_back(h.stream);
+    rows.push_back({keys, std::span<const std::byte>(blob, h.blob_bytes)});
   }
-  flush_run();
+  // Databases that are open first: those the pool closes to make room for
+  // the others are then ones this batch is done with.
+  std::stable_partition(touched.begin(), touched.end(), [&](std::uint32_t s) { return local[s]->is_open(); });
+  for (std::uint32_t s : touched) {
+    ArrayStore* store = local[s];
+    try {
+      pool.use(store);
+      store->insert(rows_by_stream[s]);
+    } catch (...) {
+      store->abandon_transaction();
+      pool.forget(store);
+      local[s] = nullptr;
+      fail(std::current_exception());
+    }
+  }
 }
 
 void Logger::Impl::writer_loop() {
@@ -143,7 +153,10 @@ void Logger::Impl::writer_loop() {
     const std::uint64_t from = ring.tail(), to = ring.head();
     const std::uint64_t flush_target = flush_requested;
     const bool stopping = stop;
-    for (std::size_t i = local.size(); i < stores.size(); ++i) local.push_back(stores[i].get());
+    for (std::size_t i = local.size(); i < stores.size(); ++i) {
+      local.push_back(stores[i].get());
+      pool.adopt(local.back());
+    }
     for (auto& info : infos) info->arrived = 0;  // these rows are in this batch
     bytes_since_wake = 0;
     lock.unlock();
@@ -156,9 +169,14 @@ void Logger::Impl::writer_loop() {
       try {
         if (commit_all || s->commit_due(now)) s->commit();
         s->mark_idle(now);
-        if (stopping) s->finish();
+        if (stopping) {
+          pool.use(s);
+          s->finish();
+          pool.forget(s);
+        }
       } catch (...) {
         s->abandon_transaction();
+        pool.forget(s);
         s = nullptr;
         fail(std::current_exception());
       }
@@ -261,8 +279,17 @@ void Logger::Impl::compress_all() {
       jobs.push_back(std::move(job));
     }
     detail::crash_point("close.before_compress");
-    for (auto& e : detail::compress_files_segmented(jobs, *opts.compression_level, workers))
-      if (e && !first) first = e;
+    // A pass opens every file it compresses (source and output) before it
+    // starts: at most 64 files per pass, so that thousands of names stay
+    // within the descriptor budget (docs/DESIGN.md, "Open files").
+    constexpr std::size_t kFilesPerPass = 64;
+    for (std::size_t at = 0; at < jobs.size(); at += kFilesPerPass) {
+      const auto end = jobs.begin() + static_cast<std::ptrdiff_t>(std::min(jobs.size(), at + kFilesPerPass));
+      std::vector<detail::SegmentedJob> pass(std::make_move_iterator(jobs.begin() + static_cast<std::ptrdiff_t>(at)),
+                                             std::make_move_iterator(end));
+      for (auto& e : detail::compress_files_segmented(pass, *opts.compression_level, workers))
+        if (e && !first) first = e;
+    }
     if (first) std::rethrow_exception(first);
     return;
   }
@@ -298,6 +325,9 @@ Logger::Logger(LoggerOptions options) : impl_(std::make_unique<Impl>()) {
     throw StorageError("root_path " + root.string() + " exists and is not a directory", 0, ENOTDIR);
   std::filesystem::create_directories(root, ec);
   if (ec) throw StorageError("cannot create root_path " + root.string() + ": " + ec.message(), 0, ec.value());
+  // Thousands of names need more than the common soft limit of 1,024 open
+  // files allows (docs/DESIGN.md, "Open files").
+  detail::raise_open_file_limit();
   im.ring = RecordRing(im.opts.buffer_bytes);
   if (im.opts.compression_level && im.opts.compression_mode == CompressionMode::Adaptive)
     im.background = std::make_unique<detail::BackgroundCompressor>(*im.opts.compression_level);
@@ -333,6 +363,9 @@ Logger::StreamId Logger::register_array(std::string_view name, const ArraySpec& 
     check_can_register();
   }
   auto store = std::make_unique<ArrayStore>(im.opts.root, std::string(name), spec, options, im.opts.synchronous);
+  // Over the process's budget of open databases: the writer reopens it
+  // when its first rows arrive (it holds no other store of ours yet).
+  if (detail::open_databases() > detail::max_open_databases()) store->close_database();
   auto info = std::make_unique<StreamInfo>();
   info->name = std::string(name);
   info->spec = spec;

@@ -111,11 +111,14 @@ StoreDatabase open_store_database(const std::filesystem::path& db_path, const st
   StoreDatabase s{Database(db_path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            db_path.string()),
                   kFormatCurrent, options.shuffle_zstd};
+  // First, so that creating a new file's tables is synced as asked too
+  // (SQLite's default is FULL: a few fsyncs per name, which thousands of
+  // names register one after the other would wait for).
+  s.db.exec(synchronous_pragma(sync));
   if (s.db.has_table("meta") || s.db.has_table("array_log"))
     check_existing(s, db_path, name, spec);
   else
     create_or_check(s, db_path, name, spec, options);
-  s.db.exec(synchronous_pragma(sync));
   if (s.journal == Journal::Rollback) return s;
   // Checkpoint (and, with synchronous=NORMAL, fsync) once per ~64 MiB of WAL
   // instead of SQLite's default 1000 pages: with a commit every 100 small

@@ -8,11 +8,12 @@ docs/ANALYSIS.md.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import zipfile
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import numpy as np
 
@@ -41,23 +42,43 @@ def format_from_path(path: "str | os.PathLike[str]") -> str:
     return SUFFIXES[suffix]
 
 
+@contextlib.contextmanager
+def output_file(path: "str | os.PathLike[str]") -> Iterator[str]:
+    """A temporary name beside ``path`` to write to, renamed to ``path`` when
+    the block succeeds and removed when it fails: an export that stops
+    half-way (a damaged row, a full disk, Ctrl-C) leaves no partial file
+    that looks complete, and an existing ``path`` is only replaced by a
+    complete one."""
+    path = os.fspath(path)
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
 def export(rows: Rows, path: "str | os.PathLike[str]", format: Optional[str] = None, *,
            progress: Optional[Progress] = None, csv_max_elements: int = CSV_MAX_ELEMENTS) -> int:
     """Writes ``rows`` to ``path`` in ``format``; returns the number of rows.
-    ``progress(n)`` is called after each batch with the rows it wrote."""
+    ``progress(n)`` is called after each batch with the rows it wrote.
+    ``path`` appears only once complete (:func:`output_file`)."""
     fmt = format or format_from_path(path)
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}: one of {FORMATS}")
-    if fmt in ("parquet", "arrow"):
-        from . import arrow
+    with output_file(path) as tmp:
+        if fmt in ("parquet", "arrow"):
+            from . import arrow
 
-        write = arrow.write_parquet if fmt == "parquet" else arrow.write_ipc
-        return write(rows, path, progress=progress)
-    if fmt == "npz":
-        return write_npz(rows, path, progress=progress)
-    if fmt == "csv":
-        return write_csv(rows, path, progress=progress, max_elements=csv_max_elements)
-    return write_hdf5(rows, path, progress=progress)
+            write = arrow.write_parquet if fmt == "parquet" else arrow.write_ipc
+            return write(rows, tmp, progress=progress)
+        if fmt == "npz":
+            return write_npz(rows, tmp, progress=progress)
+        if fmt == "csv":
+            return write_csv(rows, tmp, progress=progress, max_elements=csv_max_elements)
+        return write_hdf5(rows, tmp, progress=progress)
 
 
 def _info(rows: Rows) -> Dict[str, Any]:

@@ -33,6 +33,15 @@ def array_files(root: "str | os.PathLike[str]") -> List[str]:
     return [names[n] for n in sorted(names)]
 
 
+def array_name(path: str) -> str:
+    """NAME of ``.../NAME.db`` or ``.../NAME.db.zst``."""
+    base = os.path.basename(path)
+    for suffix in SUFFIXES:
+        if base.endswith(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
 def bytes_on_disk(path: str) -> int:
     total = 0
     for p in (path, path + "-wal", path + "-shm"):
@@ -76,7 +85,9 @@ def zstd_content_size(path: str) -> Optional[int]:
 
 
 def sqlite_header(path: str) -> Dict[str, Any]:
-    """Page size, page count and journal mode from a plain .db's 100-byte header."""
+    """Page size, page count and journal mode from a plain .db's 100-byte header
+    (the journal mode is the header's: a reader opening the file immutable
+    would report "delete" for a WAL file, docs/FORMAT.md)."""
     with open(path, "rb") as f:
         h = f.read(100)
     if len(h) < 100 or not h.startswith(b"SQLite format 3\0"):
@@ -92,7 +103,7 @@ def summary(path: str, *, ranges: bool = True) -> Dict[str, Any]:
     with ArrayReader(path) as r:
         st = os.stat(r.path)
         out: Dict[str, Any] = {
-            "name": os.path.basename(r.path).split(".db")[0],
+            "name": array_name(r.path),
             "path": r.path,
             "rows": r.count(),
             "shape": list(r.shape),
@@ -121,6 +132,8 @@ def details(path: str) -> Dict[str, Any]:
                 out["user_metadata"] = json.loads(user)
             except ValueError:
                 out["user_metadata"] = user
+        # page size and counts of the database read (a .db.zst's decompressed copy)
+        out["sqlite"] = r._core.database_info()
         if r.path.endswith(".zst"):
             content = zstd_content_size(r.path)
             out["compression"] = {"codec": "zstd", "compressed_bytes": os.stat(r.path).st_size,
@@ -128,7 +141,7 @@ def details(path: str) -> Dict[str, Any]:
                                   "ratio": (os.stat(r.path).st_size / content) if content else None}
         else:
             out["compression"] = None
-            out["sqlite"] = sqlite_header(r.path)
+            out["sqlite"]["journal_mode"] = sqlite_header(r.path).get("journal_mode")
         out["blob_filter"] = meta.get("blob_filter", "none")
         return out
 
@@ -186,6 +199,13 @@ def head(reader: ArrayReader, n: int, where_clause: Optional[str] = None,
             return
 
 
+def integrity_problems(reader: ArrayReader) -> List[str]:
+    """SQLite's integrity check, one problem per item (SQLite puts several,
+    one per line, in one row, after a "*** in database main ***" heading)."""
+    lines = [ln.strip() for msg in reader._core.integrity_check() for ln in msg.splitlines()]
+    return [ln for ln in lines if ln and not ln.startswith("***")]
+
+
 def verify(path: str) -> Dict[str, Any]:
     """Opens the file (a .db.zst's frame checksum is checked while it is
     decompressed), runs SQLite's integrity check, reads every row (each
@@ -196,9 +216,11 @@ def verify(path: str) -> Dict[str, Any]:
     try:
         with ArrayReader(path) as r:
             out["path"] = r.path
-            problems = r._core.integrity_check()
+            problems = integrity_problems(r)
             if problems:
-                out["error"] = "SQLite integrity check: " + "; ".join(problems[:10])
+                shown = "; ".join(problems[:3]) + (f"; ... ({len(problems)} in all)" if len(problems) > 3 else "")
+                out["error"] = "SQLite integrity check: " + shown
+                out["problems"] = problems
                 return out
             n = r.count()
             out["rows"] = n

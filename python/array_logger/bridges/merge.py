@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from typing import Any, Callable, Dict, Optional, Sequence, Set, Tuple
@@ -39,6 +40,8 @@ def merge(out: "str | os.PathLike[str]", inputs: Sequence["str | os.PathLike[str
     had; ``error``: stop (DuplicateKeyError) before writing anything.
     The output is written by the Logger (format 2; compressed at close when
     ``compression_level`` is given), the user metadata of the first input kept.
+    If anything fails (a damaged input, a duplicate key), the output is
+    removed: no partial merge is left behind.
     """
     if duplicates not in DUPLICATE_POLICIES:
         raise ValueError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
@@ -48,8 +51,21 @@ def merge(out: "str | os.PathLike[str]", inputs: Sequence["str | os.PathLike[str
     for suffix in (".db", ".db.zst"):
         if os.path.exists(os.path.join(root, name + suffix)):
             raise FileExistsError(f"{os.path.join(root, name + suffix)} exists: merge writes a new file")
-    readers = [ArrayReader(p) for p in inputs]
     try:
+        return _merge(root, name, inputs, duplicates, compression_level, progress)
+    except BaseException:
+        # checked above: none of these existed, so each is this merge's own
+        for suffix in (".db", ".db-wal", ".db-shm", ".db-journal", ".db.zst", ".db.zst.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(root, name + suffix))
+        raise
+
+
+def _merge(root: str, name: str, inputs: Sequence["str | os.PathLike[str]"], duplicates: str,
+           compression_level: Optional[int], progress: Optional[Callable[[int], None]]) -> int:
+    readers = []
+    try:
+        readers.extend(ArrayReader(p) for p in inputs)
         first = readers[0]
         spec = (first.keys, first.shape, first.dtype)
         for r in readers[1:]:

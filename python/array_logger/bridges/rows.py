@@ -99,23 +99,6 @@ def check_batch_rows(batch_rows: Optional[int], shape: Sequence[int], dtype: np.
     return int(batch_rows)
 
 
-def kind_of_column(values: np.ndarray) -> str:
-    """The key kind of one key column as the reader returns it (int64,
-    float64, or an object array of Python values)."""
-    if values.dtype == np.int64:
-        return "int"
-    if values.dtype == np.float64:
-        return "float"
-    kinds = {type(v) for v in values.tolist()}
-    if kinds == {str}:
-        return "text"
-    if kinds <= {int}:
-        return "int"
-    if kinds <= {float}:
-        return "float"
-    return "mixed"
-
-
 def merge_kinds(a: Optional[str], b: str) -> str:
     """The kind of a column made of a column of kind ``a`` followed by one of kind ``b``."""
     return b if a is None or a == b else "mixed"
@@ -131,10 +114,6 @@ def repr_column(values: np.ndarray) -> np.ndarray:
 def and_where(where_clause: Optional[str], extra: str) -> str:
     """``(where_clause) AND extra``; just ``extra`` without a clause."""
     return f"({where_clause}) AND {extra}" if where_clause else extra
-
-
-def quote_identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def key_kinds(reader: Any, where_clause: Optional[str], params: Optional[Sequence[Any]], count: int) -> Dict[str, str]:

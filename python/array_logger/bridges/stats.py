@@ -234,6 +234,13 @@ def compute(rows: Rows, *, by: Optional[str] = None, per_element: bool = True,
         >>> s = reader.stats()  # doctest: +SKIP
         >>> s["all"]["mean"], s["per_element"]["max"].shape  # doctest: +SKIP
     """
+    # Values of +-inf make inf - inf in the moments: mean +-inf or NaN and std
+    # NaN, as numpy computes them; the answer, not a reason to warn.
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _compute(rows, by=by, per_element=per_element, memory_budget=memory_budget)
+
+
+def _compute(rows: Rows, *, by: Optional[str], per_element: bool, memory_budget: int) -> Dict[str, Any]:
     if by is not None and by not in rows.keys:
         raise ValueError(f"--by {by!r}: not a key of this file (keys: {rows.keys})")
     shape = tuple(rows.shape)
