@@ -111,6 +111,9 @@ TEST_CASE("read_sqlite_header tells journal modes apart and refuses other files"
   REQUIRE(rollback.has_value());
   CHECK(rollback->rollback());
   CHECK_FALSE(rollback->wal());
+  CHECK(rollback->page_size >= 512);
+  REQUIRE(rollback->page_count.has_value());  // a closed rollback-mode file: the count is valid
+  CHECK(std::uint64_t{*rollback->page_count} * rollback->page_size == fs::file_size(dir.path / "rollback.db"));
   CHECK_FALSE(read_sqlite_header(dir.path / "text.db").has_value());
   CHECK_FALSE(read_sqlite_header(dir.path / "short.db").has_value());
   CHECK_FALSE(read_sqlite_header(dir.path / "missing.db").has_value());

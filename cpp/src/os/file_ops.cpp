@@ -114,10 +114,19 @@ TempFile::~TempFile() {
 std::optional<SqliteHeader> read_sqlite_header(const std::filesystem::path& db) {
   Fd fd(::open(db.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return std::nullopt;
-  unsigned char header[20];
-  if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return std::nullopt;
-  if (std::memcmp(header, "SQLite format 3", 16) != 0) return std::nullopt;
-  return SqliteHeader{header[18], header[19]};
+  unsigned char h[100];
+  const std::int64_t got = pread_full(fd.get(), h, sizeof h, 0);
+  if (got < 20 || std::memcmp(h, "SQLite format 3", 16) != 0) return std::nullopt;
+  SqliteHeader header;
+  header.write_version = h[18];
+  header.read_version = h[19];
+  const std::uint32_t size = std::uint32_t{h[16]} << 8 | h[17];
+  header.page_size = size == 1 ? 65536u : size;
+  auto be32 = [&h](int at) {
+    return std::uint32_t{h[at]} << 24 | std::uint32_t{h[at + 1]} << 16 | std::uint32_t{h[at + 2]} << 8 | h[at + 3];
+  };
+  if (got == sizeof h && be32(24) == be32(92)) header.page_count = be32(28);
+  return header;
 }
 
 std::filesystem::path absolute_path(const std::filesystem::path& path) {

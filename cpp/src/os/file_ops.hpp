@@ -76,11 +76,15 @@ class TempFile {
   Fd fd_;
 };
 
-// The journal mode bytes of an SQLite database header (file format
-// offsets 18 and 19: 1 = rollback journal, 2 = WAL), or nullopt when the
-// file does not start with an SQLite header.
+// What the header of an SQLite database says (file format, 1.3): the
+// journal mode bytes (offsets 18 and 19: 1 = rollback journal, 2 = WAL),
+// the page size, and the page count where it is valid (the change counter
+// equals version-valid-for); nullopt when the file does not start with an
+// SQLite header.
 struct SqliteHeader {
-  unsigned char write_version, read_version;
+  unsigned char write_version = 0, read_version = 0;
+  std::uint32_t page_size = 0;
+  std::optional<std::uint32_t> page_count;
   bool wal() const noexcept { return write_version == 2 && read_version == 2; }
   bool rollback() const noexcept { return write_version == 1; }
 };
