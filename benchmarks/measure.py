@@ -4,6 +4,7 @@ timed read-backs and their checksums. The harness (run.py) runs every case
 in a subprocess of its own, so that peak RSS is per case."""
 from __future__ import annotations
 
+import ctypes
 import gc
 import os
 import resource
@@ -30,7 +31,14 @@ def _rss_kib():
 
 def _reset_peak():
     """Reset the kernel's peak-RSS mark (VmHWM, which ru_maxrss reports) to
-    the current RSS, so the next ru_maxrss reading is the peak of one phase."""
+    the current RSS, so the next ru_maxrss reading is the peak of one phase.
+    Free heap memory goes back to the kernel first (malloc_trim): otherwise a
+    phase that reuses it (a read_all after the iterate pass freed its rows)
+    raises no peak and its memory reads as 0."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: measure without it
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")

@@ -70,12 +70,15 @@ COMMIT = ("tests/test_commit_groups.py", "tests/test_crash_points.py::test_kill_
           "tests/test_durability.py::test_kill_9_right_after_flush_keeps_every_flushed_row",
           "tests/test_durability.py::test_commit_threshold_seconds_commits_without_flush",
           "tests/test_durability.py::test_commit_threshold_rows_commits_without_flush")
-CLOSE = ("tests/test_crash_points.py", "tests/test_syscall_order.py", "tests/test_failure_paths.py",
+CLOSE = ("tests/test_crash_points.py", "tests/test_syscall_order.py", "tests/test_fail_points.py",
+         "tests/test_failure_paths.py",
          "tests/test_durability.py::test_stray_tmp_files_are_ignored_by_the_reader_and_removed_by_register",
          "tests/test_durability.py::test_both_db_and_db_zst_left_by_a_crash",
          "tests/test_durability.py::test_exit_without_close_commits_everything", "tests/test_errors.py")
 CODEC = ("tests/test_stored_values_exact.py", "tests/test_failure_paths.py", "tests/test_format_doc.py",
          "tests/test_format1_compat.py", "tests/test_inputs.py", "tests/test_reader.py", "tests/test_hostile_files.py")
+SEGMENTED = ("tests/test_close_compression.py", "tests/test_crash_points.py::test_kill_at_every_step_of_close",
+             "tests/test_fail_points.py", "tests/test_faults.py")
 WHERE = ("tests/test_failure_paths.py", "tests/test_reader.py")
 KEYS = ("tests/test_stored_values_exact.py", "tests/test_inputs.py", "tests/test_errors.py",
         "tests/test_reader.py")
@@ -93,6 +96,9 @@ REGIONS = [
     Region("close/resume order", "logger.cpp", r"^void Logger::close\(\)", CLOSE, 6),
     Region("close/resume order", "store_files.cpp", r"^StoreFiles::StoreFiles\(", CLOSE, 6),
     Region("close/resume order", "store_files.cpp", r"^void StoreFiles::compress\(", CLOSE, 7),
+    Region("close/resume order", "store_files.cpp", r"^void StoreFiles::publish_zst\(", CLOSE, 5),
+    Region("close/resume order", "segmented_zstd.cpp", r"^std::vector<std::exception_ptr> compress_files_segmented\(",
+           SEGMENTED, 6, True),
     Region("close/resume order", "store_files.cpp", r"^void StoreFiles::abandon\(", CLOSE, 2),
     Region("close/resume order", "array_store.cpp", r"^void ArrayStore::finish\(\)", CLOSE, 4),
     Region("close/resume order", "file_ops.cpp", r"^void durable_rename\(", CLOSE, 2),
@@ -112,7 +118,7 @@ REGIONS = [
     Region("signal/fork", "_lifecycle.py", r"^def _on_sigterm\(", SIGNALS, 4),
     Region("signal/fork", "_lifecycle.py", r"^def install_sigterm_handler\(", SIGNALS, 3),
     Region("signal/fork", "_lifecycle.py", r"^def close_all\(", SIGNALS, 3),
-    Region("signal/fork", "fork_guard.cpp", r"^void on_fork_child\(", SIGNALS, 1),
+    Region("signal/fork", "fork_guard.cpp", r"^const bool g_installed", SIGNALS, 1),
     Region("signal/fork", "logger.cpp", r"^Logger::~Logger\(", SIGNALS, 2),
 ]
 
@@ -137,16 +143,18 @@ class Mutant:
 
 # (id, area, file, old text, new text, tests): each one a bug a reviewer put into
 # the core once and the suite did not notice.
+_RESUME_TAIL = ("    } catch (...) {  // a partial or wrong copy: gone, the .db.zst untouched\n"
+                "      remove_if_exists(db_tmp_);\n      throw;\n    }\n    crash_point(\"resume.after_tmp_fsync\");\n")
 NAMED = [
     ("issue16.close-remove-before-rename", "close/resume order", "store_files.cpp",
-     "    durable_rename(zst_tmp_, zst_, \"close.after_rename\");\n"
-     "    crash_point(\"close.after_rename_dir_fsync\");\n    remove_if_exists(db_);\n",
-     "    remove_if_exists(db_);\n    durable_rename(zst_tmp_, zst_, \"close.after_rename\");\n"
-     "    crash_point(\"close.after_rename_dir_fsync\");\n", CLOSE),
+     "  durable_rename(zst_tmp_, zst_, \"close.after_rename\");\n"
+     "  crash_point(\"close.after_rename_dir_fsync\");\n  remove_if_exists(db_);\n",
+     "  remove_if_exists(db_);\n  durable_rename(zst_tmp_, zst_, \"close.after_rename\");\n"
+     "  crash_point(\"close.after_rename_dir_fsync\");\n", CLOSE),
     ("issue16.resume-without-temp-file", "close/resume order", "store_files.cpp",
-     "    decompress_file(zst_, db_tmp_, 0644);\n    crash_point(\"resume.after_tmp_fsync\");\n"
-     "    durable_rename(db_tmp_, db_, \"resume.after_rename\");\n",
-     "    decompress_file(zst_, db_, 0644);\n    crash_point(\"resume.after_tmp_fsync\");\n", CLOSE),
+     "      decompress_file(zst_, db_tmp_, 0644);\n      check_whole_database(db_tmp_, zst_);\n" + _RESUME_TAIL
+     + "    durable_rename(db_tmp_, db_, \"resume.after_rename\");\n",
+     "      decompress_file(zst_, db_, 0644);\n      check_whole_database(db_, zst_);\n" + _RESUME_TAIL, CLOSE),
     ("issue16.compress-failed-file", "close/resume order", "logger.cpp",
      "    if (!store->finished()) continue;  // its writes failed: leave the .db as it is\n",
      "", CLOSE),
@@ -289,9 +297,15 @@ def prepare() -> None:
     if SRC.exists():
         shutil.rmtree(SRC)
     SRC.mkdir(parents=True)
+    # Copies stamped now (shutil.copy, not copy2): an object left compiled
+    # from a mutant by an interrupted run is older than its fresh source, so
+    # the build below recompiles it (ccache makes the unchanged ones cheap).
     for item in ("cpp", "python", "cmake", "CMakeLists.txt", "pyproject.toml", "tests"):
         src = REPO / item
-        (shutil.copytree if src.is_dir() else shutil.copy2)(src, SRC / item)
+        if src.is_dir():
+            shutil.copytree(src, SRC / item, copy_function=shutil.copy)
+        else:
+            shutil.copy(src, SRC / item)
     py = REPO / ".venv" / "bin" / "python"
     cmakedir = run([str(py), "-m", "pybind11", "--cmakedir"], 60).stdout.strip()
     done = run(["cmake", "-S", str(SRC), "-B", str(BUILD), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
@@ -340,28 +354,76 @@ def test_paths(tests: Sequence[str]) -> List[str]:
     return paths
 
 
-def run_tests(m: Mutant) -> Tuple[bool, str]:
-    """True when every covering test passes (the mutant survived)."""
-    if m.cpp_tests:
-        done = run(["ctest", "--output-on-failure", "--stop-on-failure"], 600, cwd=BUILD)
-        if done.returncode:
-            return False, "C++ unit tests: " + _last_failure(done.stdout)
+# Tests that killed earlier mutants, per mutated file (most recent first): a
+# mutant is tried against them before its region's whole list, since a test
+# that caught one bug in a function usually catches its neighbours. Killed
+# mutants then cost one short pytest run; only survivors run everything.
+KILLERS: Dict[str, List[str]] = {}
+MAX_KILLERS = 6
+
+
+def remember_killer(m: Mutant, detail: str) -> None:
+    node = _node_id(detail)
+    if node:
+        known = KILLERS.setdefault(m.file.as_posix(), [])
+        if node in known:
+            known.remove(node)
+        known.insert(0, node)
+
+
+def _node_id(detail: str) -> str:
+    """The test id (relative to TESTS_DIR) in a "FAILED path::name - why" line."""
+    if not detail.startswith(("FAILED ", "ERROR ")):
+        return ""
+    node = detail.split(" ", 1)[1].split(" - ")[0].strip()
+    path, _, rest = node.partition("::")
+    try:
+        rel = (WORK / path).resolve().relative_to(TESTS_DIR)
+    except ValueError:
+        return ""
+    return f"{rel.as_posix()}::{rest}" if rest else ""
+
+
+def pytest(m: Mutant, tests: Sequence[str]) -> Tuple[bool, str]:
     env = dict(os.environ, PYTHONPATH=str(SITE))
     cmd = [str(REPO / ".venv" / "bin" / "python"), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-           "--timeout=240", "--rootdir", str(TESTS_DIR), "-c", str(TESTS_DIR / "pyproject.toml"),
-           *test_paths(m.tests)]
+           "--timeout=240", "-rfE", "--rootdir", str(TESTS_DIR), "-c", str(TESTS_DIR / "pyproject.toml"),
+           *tests]
     done = run(cmd, PER_MUTANT_TIMEOUT, cwd=str(WORK), env=env)
     if done.returncode == 0:
         return True, ""
+    if done.returncode == 4 and "not found" in done.stdout + done.stderr:
+        return True, ""  # a remembered test id that no longer exists (parametrisation changed)
     if done.returncode != 1:  # not "tests failed": a usage or collection error is no kill
         raise SystemExit(f"mutation: pytest exited {done.returncode} for {m.id}:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     return False, _last_failure(done.stdout)
 
 
+def run_tests(m: Mutant) -> Tuple[bool, str]:
+    """True when every covering test passes (the mutant survived). The tests
+    that killed a neighbour first (one short run), then the C++ unit tests,
+    then the region's whole list."""
+    paths = test_paths(m.tests)
+    killers = [str(TESTS_DIR / k) for k in KILLERS.get(m.file.as_posix(), [])[:MAX_KILLERS]]
+    if killers and m.id != "baseline":
+        survived, detail = pytest(m, killers)
+        if not survived:
+            return False, detail
+    if m.cpp_tests:
+        done = run(["ctest", "--output-on-failure", "--stop-on-failure"], 600, cwd=BUILD)
+        if done.returncode:
+            return False, "C++ unit tests: " + _last_failure(done.stdout)
+    survived, detail = pytest(m, paths)
+    return survived, detail
+
+
 def _last_failure(out: str) -> str:
     for line in out.splitlines():
-        if line.startswith(("FAILED", "ERROR")) or "Failed" in line:
-            return line.strip()[:160]
+        if line.startswith(("FAILED", "ERROR")):
+            return line.strip()[:300]
+    for line in out.splitlines():
+        if "Failed" in line:
+            return line.strip()[:300]
     return out.strip().splitlines()[-1][:160] if out.strip() else ""
 
 
@@ -423,6 +485,19 @@ def save_json(mutants: List[Mutant], seconds: float, total: int) -> None:
     (WORK / "results.json").write_text(json.dumps({"seconds": seconds, "total": total, "mutants": rows}, indent=1))
 
 
+def done_elsewhere(works: Sequence[Path]) -> set:
+    """Ids of the mutants with a result in the results.json of these --work directories."""
+    import json
+
+    ids = set()
+    for w in works:
+        try:
+            ids |= {row["id"] for row in json.loads((w / "results.json").read_text())["mutants"] if row["status"]}
+        except (OSError, ValueError):  # not written yet, or being rewritten: nothing to skip this time
+            continue
+    return ids
+
+
 def merge(works: Sequence[Path]) -> int:
     import json
 
@@ -432,8 +507,12 @@ def merge(works: Sequence[Path]) -> int:
         data = json.loads((w / "results.json").read_text())
         seconds, total = max(seconds, data["seconds"]), total + data["total"]
         for row in data["mutants"]:
+            if not row["status"] or any(m.id == row["id"] for m in mutants):
+                continue  # two runs of one shard (--reverse) met: the first result counts
             row["file"], row["tests"] = Path(row["file"]), tuple(row["tests"])
             mutants.append(Mutant(**row))
+    set_work(works[0].resolve())
+    total = len(generate())  # the whole sample (shards run twice, --reverse, would count twice)
     order = {mid: i for i, (mid, *_rest) in enumerate(NAMED)}
     mutants.sort(key=lambda m: (m.id not in order, order.get(m.id, 0), m.area, m.id))
     killed, scored = report(mutants, seconds, total=total)
@@ -453,9 +532,21 @@ def main() -> int:
                     help="skip running the covering tests once without mutants (when the suite just passed)")
     ap.add_argument("--merge", nargs="*", type=Path, default=None,
                     help="write docs/MUTATION_RESULTS.md from the results.json of these --work directories")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the results already in --work/results.json and run only the other mutants "
+                         "(an interrupted run goes on where it stopped)")
+    ap.add_argument("--reverse", action="store_true",
+                    help="run the shard's mutants last first: a second run of the same shard from the other end")
+    ap.add_argument("--skip-done-in", nargs="*", type=Path, default=[],
+                    help="--work directories of runs going on at the same time: a mutant one of them has a "
+                         "result for is skipped (two runs of one shard meet in the middle)")
     ap.add_argument("--tests-dir", type=Path, default=REPO,
                     help="checkout whose tests/ run (default: this one); its missing test files are left out")
     args = ap.parse_args()
+    import signal
+
+    # A stopped run (kill PID) still restores the mutated file (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     global TESTS_DIR
     TESTS_DIR = args.tests_dir.resolve()
     set_work(args.work.resolve())
@@ -480,12 +571,35 @@ def main() -> int:
         mutants = [m for m in mutants if any(m.id.startswith(p) for p in args.only)]
     k, n_shards = map(int, args.shard.split("/"))
     mutants = mutants[k::n_shards]
+    if args.reverse:
+        mutants.reverse()
     if n_shards > 1:
         args.no_report = True  # each shard writes results.json; --merge writes the report
+    earlier: List[Mutant] = []
+    if args.resume and (WORK / "results.json").exists():
+        import json
+
+        # A result is kept for the same mutation of the same text in the same
+        # file: lines that only moved (code added above them) keep it, an
+        # edited line is run again.
+        current = {(m.file.as_posix(), m.old, m.new): m for m in mutants}
+        for row in json.loads((WORK / "results.json").read_text())["mutants"]:
+            m = current.get((row["file"], row["old"], row["new"]))
+            if m is not None and m not in earlier and row["status"]:
+                m.status, m.seconds, m.detail = row["status"], row["seconds"], row["detail"]
+                earlier.append(m)
+                if m.status == "killed":
+                    remember_killer(m, m.detail)
+        mutants = [m for m in mutants if m not in earlier]
+        print(f"mutation: {len(earlier)} results kept, {len(mutants)} to run", flush=True)
     if TESTS_DIR == REPO and not args.no_baseline:
         baseline([t for m in mutants for t in m.tests])
     # (another checkout's suite is only a reference: its flaky tests are its own)
     for n, m in enumerate(mutants, 1):
+        if m.id in done_elsewhere(args.skip_done_in):
+            m.status, m.detail = "", "run by another shard"
+            print(f"[{n}/{len(mutants)}] skipped: {m.id} has a result in another run", flush=True)
+            continue
         start = time.monotonic()
         original = apply(m)
         try:
@@ -497,6 +611,8 @@ def main() -> int:
                 try:
                     survived, m.detail = run_tests(m)
                     m.status = "survived" if survived else "killed"
+                    if not survived:
+                        remember_killer(m, m.detail)
                 except subprocess.TimeoutExpired:
                     m.status, m.detail = "timeout", f"no result within {PER_MUTANT_TIMEOUT} s (a hang counts as killed)"
         finally:
@@ -505,11 +621,14 @@ def main() -> int:
                 stage_python()
         m.seconds = time.monotonic() - start
         print(f"[{n}/{len(mutants)}] {m.status:9s} {m.seconds:5.0f}s {m.id}", flush=True)
-        save_json(mutants[:n], time.monotonic() - t0, len(mutants))  # an interrupted run keeps what it found
+        # an interrupted run keeps what it found
+        ran = [x for x in mutants[:n] if x.status]
+        save_json(earlier + ran, time.monotonic() - t0, len(earlier) + len(mutants))
         if not args.no_report:
-            report(mutants[:n], time.monotonic() - t0, total=len(mutants))
+            report(earlier + ran, time.monotonic() - t0, total=len(earlier) + len(mutants))
     build()  # leave the copy built without mutants
-    killed, scored = report(mutants, time.monotonic() - t0) if not args.no_report else (0, 0)
+    killed, scored = report(earlier + [m for m in mutants if m.status], time.monotonic() - t0) \
+        if not args.no_report else (0, 0)
     if scored:
         print(f"mutation score: {killed}/{scored} = {100.0 * killed / scored:.1f}% (docs/MUTATION_RESULTS.md)")
     return 0

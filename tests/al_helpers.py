@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import mmap
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Sequence, Tuple
 
 import numpy as np
 
@@ -81,3 +83,39 @@ def integrity_ok(db: Path) -> None:
         assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     finally:
         con.close()
+
+
+def visible_files(root: Path) -> FrozenSet[str]:
+    """The entries of a run directory a user sees (lock and temporary files start with a dot)."""
+    return frozenset(f for f in os.listdir(root) if not f.startswith("."))
+
+
+def check_logged_rows(path: Path, n: int, row: Callable[[int], np.ndarray]) -> None:
+    """The file holds exactly rows 0..n-1 (key `i`) of `row`, byte for byte."""
+    rows = read_rows(path)
+    assert [k["i"] for k, _ in rows] == list(range(n)), path
+    for i, (_, a) in enumerate(rows):
+        assert a.tobytes() == row(i).tobytes(), (path, i)
+
+
+def kill_when_logged(child: subprocess.Popen, target: int, counter_path: Path) -> int:
+    """Kill -9 a child that prints its row count per line once it reports
+    `target` rows, and return how many rows its log() calls had returned
+    for: the 8-byte counter it keeps in `counter_path` (mmap), read while
+    every thread of the child is stopped (SIGSTOP), so no commit can follow."""
+    try:
+        while True:
+            line = child.stdout.readline()
+            assert line, child.stderr.read()
+            if int(line) >= target:
+                break
+        os.kill(child.pid, signal.SIGSTOP)
+        _, status = os.waitpid(child.pid, os.WUNTRACED)  # returns once every thread is stopped
+        assert os.WIFSTOPPED(status)
+        with open(counter_path, "rb") as f, mmap.mmap(f.fileno(), 8, access=mmap.ACCESS_READ) as m:
+            logged = int.from_bytes(m[:8], "little")
+    finally:
+        child.kill()
+        child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    return logged

@@ -73,6 +73,17 @@ def test_frames_refuse_too_many_columns_and_tables_not_ours(case: Case, tmp_path
     assert b.arrays.tobytes() == case.arrays.tobytes() and b.keys["step"].dtype == np.int64
 
 
+def test_key_kinds_over_the_selected_rows(case: Case, tmp_path: Path) -> None:
+    with array_logger.open_reader(case.path) as r:
+        assert rows.key_kinds(r, "episode = ?", (1,), 7) == {"episode": "int", "step": "int"}  # the one-count path
+    mixed = make_case(tmp_path, "mixed_keys")  # run: 1, "two", 3.5, "007" in turn; t = i / 4 (REAL)
+    with array_logger.open_reader(mixed.path) as r:
+        assert rows.key_kinds(r, None, None, 23) == {"run": "mixed", "t": "float"}
+        assert rows.key_kinds(r, "run = ?", (1,), 6) == {"run": "int", "t": "float"}
+        assert rows.key_kinds(r, "typeof(run) = 'text'", None, 11) == {"run": "text", "t": "float"}
+        assert rows.key_kinds(r, "run = ? AND t = ?", (1, 0.0), 1) == {"run": "int", "t": "float"}
+
+
 def test_key_kinds_merge_and_batch_sizes() -> None:
     assert rows.merge_kinds(None, "text") == "text"
     assert rows.merge_kinds("int", "int") == "int"

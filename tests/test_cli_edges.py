@@ -208,6 +208,9 @@ USAGE_ERRORS = [
     (["plot", "{q}", "--y", "element", "a", "-o", "{tmp}/p.png"],
      "array-logger plot: error: --y element INDEX: INDEX is comma-separated integers, got 'a'"),
     (["plot", "{q}", "--x", "nokey", "-o", "{tmp}/p.png"], "array-logger plot: error: 'nokey' is not a key"),
+    (["plot", "{q}", "--y", "median", "-o", "{tmp}/p.png"], "array-logger plot: error: --y is 'mean' or 'element INDEX'"),
+    (["count", "{q}", "--where", "step = ? AND episode = ?", "--param", "1"],
+     "array-logger count: error: where_clause has 2 placeholders but 1 params were given"),
 ]
 
 

@@ -58,10 +58,11 @@ import resource, sys
 from array_logger.cli import main
 resource.setrlimit(resource.RLIMIT_AS, ({LIMIT}, {LIMIT}))
 try:
-    bytearray({LIMIT})  # the limit is in force: the whole file could not even be allocated
-except MemoryError:
-    pass
-else:
+    bytearray({LIMIT})
+    in_force = False
+except MemoryError:  # the limit is in force: the whole file could not even be allocated
+    in_force = True
+if not in_force:
     sys.exit("RLIMIT_AS not in force")
 for out in sys.argv[1:]:
     status = main(["export", {str(db)!r}, "-o", out, "--batch-rows", "4", "-q"])

@@ -123,6 +123,30 @@ def test_format1_blob_longer_than_its_array_is_refused(tmp_path: Path, extra: in
         assert [(k["i"], a.tobytes()) for k, a in rows] == [(0, good.tobytes()), (2, good.tobytes())]
 
 
+def test_a_filtered_blob_that_does_not_decompress_to_its_array_is_refused(tmp_path: Path) -> None:
+    """A shuffle-zstd row (flags 1) cut to its header alone, or to a frame of
+    the wrong size, is corrupt, said so, and the other rows still read."""
+    smooth = [np.full((64, 8), i, np.float32) for i in range(3)]
+    with array_logger.Logger(tmp_path, None) as lg:
+        lg.register("x", keys=["i"], shape=(64, 8), dtype="float32", shuffle_zstd=True)
+        for i, a in enumerate(smooth):
+            lg.log("x", {"i": i}, a)
+    con = sqlite3.connect(tmp_path / "x.db")
+    try:
+        (blob,) = con.execute("SELECT data FROM array_log WHERE i = 1").fetchone()
+        assert blob[4] == 1  # filtered
+        cut = bytes(blob[:int.from_bytes(blob[6:8], "little")])  # the header alone (header_size, FORMAT.md 5)
+        con.execute("UPDATE array_log SET data = ? WHERE i = 1", (cut,))
+        con.commit()
+        with array_logger.open_reader(tmp_path / "x.db") as reader:
+            with pytest.raises(CorruptFileError, match="filtered blob does not decompress to the array size"):
+                list(reader.iterate("i = ?", (1,)))
+            rows = list(reader.iterate("i <> ?", (1,)))
+            assert [(k["i"], a.tobytes()) for k, a in rows] == [(0, smooth[0].tobytes()), (2, smooth[2].tobytes())]
+    finally:
+        con.close()
+
+
 RECURSIVE = [
     "i IN (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c LIMIT 5) SELECT n FROM c)",
     "i IN (WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT n FROM c)",  # never ends

@@ -13,10 +13,8 @@ reads the counter, and sends SIGKILL."""
 
 from __future__ import annotations
 
-import mmap
 import os
 import random
-import signal
 import subprocess
 import sys
 import textwrap
@@ -27,7 +25,7 @@ import numpy as np
 import pytest
 
 import array_logger
-from al_helpers import child_env, integrity_ok
+from al_helpers import child_env, integrity_ok, kill_when_logged
 
 CYCLE = 4096  # distinct 32-byte rows, made before the loop
 
@@ -119,22 +117,7 @@ def kill_at_random_moment(case: Case, root: Path, rng: random.Random) -> int:
          case.loop, case.mode, str(case.group), str(case.report), str(case.buffer_bytes)],
         env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     target = rng.randint(*case.targets)
-    try:
-        while True:
-            line = child.stdout.readline()
-            assert line, child.stderr.read()
-            if int(line) >= target:
-                break
-        os.kill(child.pid, signal.SIGSTOP)
-        _, status = os.waitpid(child.pid, os.WUNTRACED)  # returns once every thread is stopped
-        assert os.WIFSTOPPED(status)
-        with open(counter_path, "rb") as f, mmap.mmap(f.fileno(), 8, access=mmap.ACCESS_READ) as m:
-            logged = int.from_bytes(m[:8], "little")
-    finally:
-        child.kill()
-        child.communicate(timeout=60)
-    assert child.returncode == -signal.SIGKILL
-    return logged
+    return kill_when_logged(child, target, counter_path)
 
 
 def committed_prefix(case: Case, db: Path) -> int:

@@ -18,7 +18,8 @@ import json
 from typing import Any, Dict
 
 from . import _core
-from ._api import close, flush, get_logger, init, log, log_many, register
+from ._api import checkpoint, close, flush, get_logger, init, log, log_many, register
+from ._checkpoint import Checkpoint, resume
 from ._core import (
     ArrayLoggerError,
     CorruptFileError,
@@ -29,6 +30,8 @@ from ._core import (
 )
 from ._logger import Logger
 from ._reader import ArrayReader, Batch, open_reader
+from ._run_status import read_runs
+from .dataset import Dataset, open_dataset
 
 __version__: str = _core.__version__
 
@@ -43,6 +46,8 @@ __all__ = [
     "ArrayLoggerError",
     "ArrayReader",
     "Batch",
+    "Checkpoint",
+    "Dataset",
     "CorruptFileError",
     "Logger",
     "MetaMismatchError",
@@ -51,12 +56,16 @@ __all__ = [
     "ValidationError",
     "__version__",
     "build_info",
+    "checkpoint",
     "close",
     "flush",
     "get_logger",
     "init",
     "log",
     "log_many",
+    "open_dataset",
     "open_reader",
+    "read_runs",
     "register",
+    "resume",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from . import _core
+from . import _checkpoint, _core
 from ._logger import Logger
 
 
@@ -75,6 +75,15 @@ def log_many(name: str, key_values: Mapping[str, Sequence[Any]], arrays: Any) ->
         >>> array_logger.log_many("loss", {"episode": [0, 1, 2]}, np.zeros((3, 1), np.float32))  # doctest: +SKIP
     """
     _require().log_many(name, key_values, arrays)
+
+
+def checkpoint(state: Any, *, keep_last_n: int = 3, **keys: Any) -> "_checkpoint.Checkpoint":
+    """Saves ``state`` with the logs' positions (see :meth:`Logger.checkpoint`).
+
+    Example:
+        >>> array_logger.checkpoint({"spins": spins, "rng": rng.bit_generator.state}, sweep=sweep)  # doctest: +SKIP
+    """
+    return _require().checkpoint(state, keep_last_n=keep_last_n, **keys)
 
 
 def flush() -> None:

@@ -23,6 +23,10 @@ EXTRA_OF = {
     "matplotlib": "plot",
     "matplotlib.pyplot": "plot",
     "tqdm": "progress",
+    "dask": "dask",
+    "dask.array": "dask",
+    "dask.dataframe": "dask",
+    "distributed": "dask",
 }
 
 

@@ -72,6 +72,23 @@ class ArrayReader:
         return self._core.format_version
 
     @property
+    def storage(self) -> Dict[str, Dict[str, Any]]:
+        """How the rows are stored beyond plain arrays (docs/FORMAT.md 5.4,
+        5.5, 10), from the meta: ``{"period": {"steps", "mode",
+        "input_dtype"}, "fixed_point": {"step", "min", "max", "dtype"},
+        "sparse": {"index_dtype"}}``, each present only when it applies."""
+        m = self.meta
+        out: Dict[str, Dict[str, Any]] = {}
+        if "period" in m:
+            out["period"] = {"steps": int(m["period"]), "mode": m["period_mode"], "input_dtype": m["period_input_dtype"]}
+        if "fixed_point_step" in m:
+            out["fixed_point"] = {"step": float(m["fixed_point_step"]), "min": float(m["fixed_point_min"]),
+                                  "max": float(m["fixed_point_max"]), "dtype": m["fixed_point_dtype"]}
+        if "sparse_index_dtype" in m:
+            out["sparse"] = {"index_dtype": m["sparse_index_dtype"]}
+        return out
+
+    @property
     def path(self) -> str:
         return self._core.path
 
@@ -101,6 +118,28 @@ class ArrayReader:
                 yield from zip(keys, (arrays[i, ...] for i in range(len(keys))))
             else:
                 yield from zip(keys, arrays)
+
+    def iterate_sparse(
+        self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None
+    ) -> Iterator[Tuple[Dict[str, Any], Tuple[np.ndarray, np.ndarray]]]:
+        """Yields ``(keys_dict, (indices, values))`` for each row, in logging
+        order: the flat C-order ``indices`` (int64) of the elements that are
+        not zero and their ``values`` (the file's dtype). Rows of a
+        ``sparse=True`` name come as stored, without making the dense array;
+        other rows are scanned (an element is zero when all its bytes are, so
+        ``-0.0`` and NaN are kept). ``np.unravel_index(indices, reader.shape)``
+        gives N-d positions.
+
+        Example:
+            >>> for keys, (idx, vals) in reader.iterate_sparse("step = ?", (3,)):  # doctest: +SKIP
+            ...     dense = np.zeros(reader.shape, reader.dtype); dense.flat[idx] = vals
+        """
+        cursor = self._core.query_sparse(where_clause or "", params)
+        while True:
+            block = cursor.fetch_sparse(_BLOCK_ROWS)
+            if block is None:
+                return
+            yield from zip(*block)
 
     def read_all(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None) -> Batch:
         """Every selected row in one call: ``Batch(keys, arrays)``.
@@ -240,6 +279,25 @@ class ArrayReader:
         from .bridges import stats
 
         return stats.compute(self.rows(where_clause, params), by=by, per_element=per_element)
+
+    def follow(self, where_clause: Optional[str] = None, params: Optional[Sequence[Any]] = None, *,
+               poll_seconds: float = 0.5, timeout: Optional[float] = None
+               ) -> Iterator[Tuple[Dict[str, Any], np.ndarray]]:
+        """Yields every row of this file exactly once, the rows already there
+        first, then each row another process commits, as ``(keys_dict, array)``;
+        waits ``poll_seconds`` between polls that find nothing new. Ends when
+        the writer is gone (closed, including when close() compresses the file
+        to ``.db.zst``, or killed) and every committed row was yielded, or
+        after ``timeout`` seconds. Each poll opens the file afresh, so the
+        writer is never held up (docs/SCALING.md, "Live follow").
+
+        Example:
+            >>> for keys, array in reader.follow(poll_seconds=1.0):  # doctest: +SKIP
+            ...     print(keys["step"], array.mean())
+        """
+        from . import _follow
+
+        return _follow.follow_file(self.path, where_clause, params, poll_seconds, timeout)
 
     def close(self) -> None:
         """Closes the file and removes the temporary copy of a ``.db.zst``."""

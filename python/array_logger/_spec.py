@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import operator
-from typing import Any, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -45,4 +46,45 @@ def normalize_keys(keys: Sequence[str]) -> list[str]:
     for k in out:
         if not isinstance(k, str):
             raise ValueError(f"key names must be str, got {k!r}")
+    return out
+
+
+PERIOD_MODES = ("state", "sum", "mean", "min", "max")
+# quantize without value_range: the values of an int32 (docs/FORMAT.md 5.4).
+_INT32_STEPS = (-(2**31), 2**31 - 1)
+
+
+def normalize_stream_options(
+    period: Optional[int], mode: Optional[str], quantize: Optional[float], value_range: Any, sparse: Any
+) -> Dict[str, Any]:
+    """register's long-simulation options -> the core's ``_register`` keywords."""
+    out: Dict[str, Any] = {"period": 0, "period_mode": "state", "quantize_step": None,
+                           "quantize_min": 0.0, "quantize_max": 0.0, "sparse": bool(sparse)}
+    if not isinstance(sparse, (bool, np.bool_)):
+        raise ValueError(f"sparse must be True or False, got {sparse!r}")
+    if period is not None:
+        if isinstance(period, bool) or not isinstance(period, (int, np.integer)) or period < 1:
+            raise ValueError(f"period must be an int >= 1 (steps per row), got {period!r}")
+        out["period"] = int(period)
+        out["period_mode"] = "state" if mode is None else mode
+        if out["period_mode"] not in PERIOD_MODES:
+            raise ValueError(f"mode must be one of {', '.join(map(repr, PERIOD_MODES))}, got {mode!r}")
+    elif mode is not None:
+        raise ValueError(f"mode={mode!r} needs period=N (the steps each row covers)")
+    if quantize is not None:
+        if isinstance(quantize, bool) or not isinstance(quantize, (int, float, np.integer, np.floating)):
+            raise ValueError(f"quantize must be a positive number (the step), got {quantize!r}")
+        step = float(quantize)
+        if not (step > 0 and math.isfinite(step)):
+            raise ValueError(f"quantize must be a positive finite step, got {quantize!r}")
+        if value_range is None:
+            lo, hi = _INT32_STEPS[0] * step, _INT32_STEPS[1] * step
+        else:
+            try:
+                lo, hi = (float(v) for v in value_range)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"value_range must be (lo, hi), got {value_range!r}") from exc
+        out.update(quantize_step=step, quantize_min=lo, quantize_max=hi)
+    elif value_range is not None:
+        raise ValueError("value_range needs quantize=STEP")
     return out

@@ -14,7 +14,7 @@ import json
 import math
 import os
 import sys
-from typing import Any, Dict, List, NoReturn, Optional, Sequence
+from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -139,14 +139,40 @@ def _open(path: str) -> Any:
 
 
 # --- commands -------------------------------------------------------------------
+def _dataset_summary(root: str, name: str) -> Dict[str, Any]:
+    """One line of ``ls`` for a sharded name: every file of it as one."""
+    from .bridges import inspect
+    from .dataset import open_dataset
+
+    with open_dataset(root, name) as ds:
+        sizes = [inspect.bytes_on_disk(p) for p in ds.paths]
+        return {
+            "name": name, "path": os.path.join(root, name + ".shards"), "rows": ds.count(),
+            "shape": list(ds.shape), "dtype": ds.dtype.name, "keys": ds.keys, "bytes": sum(sizes),
+            "shards": len(ds.files), "compressed_shards": sum(p.endswith(".zst") for p in ds.paths),
+            "compressed": all(p.endswith(".zst") for p in ds.paths),
+            "last_written": inspect._iso(max(os.stat(p).st_mtime for p in ds.paths)),
+        }
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
+    from ._run_status import read_runs
     from .bridges import inspect
 
     if not os.path.isdir(args.root):
         raise FileNotFoundError(f"{args.root}: not a directory")
+    if args.runs:
+        runs = read_runs(args.root)
+        if args.json:
+            _print_json(runs)
+        else:
+            _print_runs(runs)
+        return EXIT_OK
     lines, failed = [], False
     paths = inspect.array_files(args.root)
-    if not paths:
+    sharded = [e for e in sorted(os.listdir(args.root))
+               if e.endswith(".shards") and not e.startswith(".") and os.path.isdir(os.path.join(args.root, e))]
+    if not paths and not sharded:
         print(f"array-logger ls: no array files (NAME.db or NAME.db.zst) in {args.root}", file=sys.stderr)
     for path in paths:
         try:
@@ -154,15 +180,52 @@ def cmd_ls(args: argparse.Namespace) -> int:
         except Exception as exc:  # noqa: BLE001 - one damaged file does not hide the others
             lines.append({"name": inspect.array_name(path), "path": path, "error": f"{type(exc).__name__}: {exc}"})
             failed = True
+    for entry in sharded:
+        name = entry[: -len(".shards")]
+        if any(ln.get("name") == name for ln in lines):
+            continue  # the plain file and the shards are one dataset: shown as such
+        try:
+            lines.append(_dataset_summary(args.root, name))
+        except Exception as exc:  # noqa: BLE001
+            lines.append({"name": name, "path": os.path.join(args.root, entry),
+                          "error": f"{type(exc).__name__}: {exc}"})
+            failed = True
+    for ln in lines:  # a plain file with shards beside it: the whole dataset
+        if "error" not in ln and "shards" not in ln and os.path.isdir(os.path.join(args.root, ln["name"] + ".shards")):
+            try:
+                ln.update({k: v for k, v in _dataset_summary(args.root, ln["name"]).items() if k != "path"})
+            except Exception as exc:  # noqa: BLE001
+                ln["error"] = f"{type(exc).__name__}: {exc}"
+                failed = True
     if args.json:
         _print_json(lines)
     else:
         for ln in lines:
             ln["size"] = _size(ln["bytes"]) if "bytes" in ln else None
-            ln["zst"] = "yes" if ln.get("compressed") else "no" if "compressed" in ln else None
-            ln["key ranges"] = _ranges_text(ln["key_ranges"]) if "key_ranges" in ln else ln.get("error")
+            ln["zst"] = ("yes" if ln.get("compressed") else "no" if "compressed" in ln else None) if "shards" not in ln \
+                else f"{ln['compressed_shards']}/{ln['shards']}"
+            ln["key ranges"] = (_ranges_text(ln["key_ranges"]) if "key_ranges" in ln else ln.get("error")) \
+                if "shards" not in ln else ln.get("error", f"{ln['shards']} shards")
         _table(lines, ["name", "rows", "shape", "dtype", "size", "zst", "key ranges", "last_written"])
+        runs = read_runs(args.root)
+        if runs:
+            print()
+            _print_runs(runs)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _print_runs(runs: List[Dict[str, Any]]) -> None:
+    """The writers' run records (``ls`` and ``ls --runs``)."""
+    if not runs:
+        print("no run records")
+        return
+    rows = [{"writer": r.get("run_id"), "status": r.get("status"), "host": r.get("host"), "pid": r.get("pid"),
+             "shard": r.get("shard"), "started": r.get("started_at", "")[:19], "ended": (r.get("ended_at") or "")[:19],
+             "names": ",".join(r.get("names") or []), "commit": (r.get("git_commit") or "")[:10],
+             "argv": " ".join(r.get("argv") or [])[:60]} for r in runs]
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("running", "finished", "crashed")}
+    print("writers: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    _table(rows, ["writer", "status", "host", "pid", "shard", "started", "ended", "names", "commit", "argv"])
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -177,6 +240,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"file            {d['path']}")
     print(f"format          {d['format_version']} (blob filter: {d['blob_filter']})")
     print(f"spec            shape={_cell(d['shape'])} dtype={d['dtype']} keys={d['keys']}")
+    if d.get("storage"):
+        print(f"storage         {_storage_text(d['storage'])}")
     print(f"rows            {d['rows']}")
     print(f"key ranges      {_ranges_text(d['key_ranges'])}")
     print(f"bytes on disk   {d['bytes']} ({_size(d['bytes'])})")
@@ -200,6 +265,20 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _storage_text(storage: Dict[str, Dict[str, Any]]) -> str:
+    """"period 100 steps, mean of float32; fixed point step 0.001 in [-1, 1] as int16; sparse (uint16 indices)"."""
+    parts = []
+    if "period" in storage:
+        p = storage["period"]
+        parts.append(f"period {p['steps']} steps, {p['mode']} of {p['input_dtype']}")
+    if "fixed_point" in storage:
+        f = storage["fixed_point"]
+        parts.append(f"fixed point step {f['step']:g} in [{f['min']:g}, {f['max']:g}] as {f['dtype']}")
+    if "sparse" in storage:
+        parts.append(f"sparse ({storage['sparse']['index_dtype']} indices)")
+    return "; ".join(parts)
+
+
 def _print_rows(keys: List[Dict[str, Any]], arrays: Sequence[np.ndarray], as_json: bool) -> None:
     if as_json:
         _print_json([{"keys": k, "array": a} for k, a in zip(keys, arrays)])
@@ -219,15 +298,78 @@ def cmd_head(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _batch_rows_as_dicts(b: Any, keys: Sequence[str]) -> List[Dict[str, Any]]:
+    return [{k: b.keys[k][i].item() if hasattr(b.keys[k][i], "item") else b.keys[k][i] for k in keys}
+            for i in range(len(b.arrays))]
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
+    from . import _follow
     from .bridges import inspect
 
+    where = _where(args)
+    if os.path.isdir(args.file):
+        if not args.name:
+            raise UsageError("tail ROOT needs the array NAME: array-logger tail ROOT NAME")
+        return _tail_dataset(args, where)
+    if args.name:
+        raise UsageError("NAME is only for a ROOT directory")
     with _open(args.file) as r:
-        b = inspect.tail(r, args.n, **_where(args))
-        keys = [{k: b.keys[k][i].item() if hasattr(b.keys[k][i], "item") else b.keys[k][i] for k in r.keys}
-                for i in range(len(b.arrays))]
-        _print_rows(keys, list(b.arrays), args.json)
+        b = inspect.tail(r, args.n, **where)
+        _print_tail(_batch_rows_as_dicts(b, r.keys), list(b.arrays), args)
+        start = {_follow._stem(os.path.abspath(r.path)): inspect.last_rowid(r)}
+        path = r.path
+    if args.follow:
+        _print_stream(_follow.follow_many(lambda: [(path, None)], where["where_clause"], where["params"],
+                                          args.poll, None, None, start=start), args.json)
     return EXIT_OK
+
+
+def _tail_dataset(args: argparse.Namespace, where: Dict[str, Any]) -> int:
+    from . import _follow
+    from .bridges import inspect
+    from .dataset import _shard_of, dataset_paths, open_dataset
+
+    start: Dict[str, int] = {}
+    with open_dataset(args.file, args.name) as ds:
+        parts: List[Tuple[List[Dict[str, Any]], List[np.ndarray]]] = []
+        wanted = args.n
+        for f in reversed(ds.files):  # the last rows in dataset order
+            r = ds._reader(f)
+            start[_follow._stem(os.path.abspath(f.path))] = inspect.last_rowid(r)
+            if wanted > 0:
+                b = inspect.tail(r, wanted, **where)
+                rows = [{ds.shard_key: f.shard, **k} for k in _batch_rows_as_dicts(b, r.keys)]
+                parts.append((rows, list(b.arrays)))
+                wanted -= len(rows)
+        keys = [k for rows, _ in reversed(parts) for k in rows]
+        arrays = [a for _, arrs in reversed(parts) for a in arrs]
+        _print_tail(keys, arrays, args)
+        shard_key = ds.shard_key
+    if args.follow:
+        root, name = args.file, args.name
+        _print_stream(_follow.follow_many(lambda: [(p, _shard_of(p)) for p in dataset_paths(root, name)],
+                                          where["where_clause"], where["params"], args.poll, None, shard_key,
+                                          start=start), args.json)
+    return EXIT_OK
+
+
+def _print_tail(keys: List[Dict[str, Any]], arrays: List[np.ndarray], args: argparse.Namespace) -> None:
+    """The last rows: one JSON document (--json), or with -f a line each, as the rows that follow."""
+    if args.follow:
+        _print_stream(zip(keys, arrays), args.json)
+    else:
+        _print_rows(keys, arrays, args.json)
+
+
+def _print_stream(rows: Any, as_json: bool) -> None:
+    """Rows as they come: one line each (one JSON document per line with --json)."""
+    for keys, array in rows:
+        if as_json:
+            print(json.dumps(_jsonable({"keys": keys, "array": array}), allow_nan=False))
+        else:
+            _print_rows([keys], [array], False)
+        sys.stdout.flush()
 
 
 def cmd_count(args: argparse.Namespace) -> int:
@@ -419,6 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "array-logger ls ./logs --json")
     p.add_argument("root", metavar="ROOT")
     p.add_argument("--no-ranges", action="store_true", help="skip key ranges (they read every key)")
+    p.add_argument("--runs", action="store_true",
+                   help="only the writers' run records: host, pid, status running/finished/crashed, ...")
     _add_json(p)
     p.set_defaults(func=cmd_ls)
 
@@ -429,8 +573,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     for name, what, func in (("head", "the first rows", cmd_head), ("tail", "the last rows", cmd_tail)):
-        p = command(name, f"{what} (keys and array)", f"array-logger {name} ./logs/loss.db -n 5 --json")
-        p.add_argument("file", metavar="FILE")
+        p = command(name, f"{what} (keys and array)" + (
+            "; -f: then every new row as writers commit it, until they are gone" if name == "tail" else ""),
+            f"array-logger {name} ./logs/loss.db -n 5 --json" if name == "head" else
+            "array-logger tail -f ./logs q_values   (every shard of a sharded name)")
+        p.add_argument("file", metavar="FILE" if name == "head" else "FILE|ROOT")
+        if name == "tail":
+            p.add_argument("name", metavar="NAME", nargs="?", help="the array name, with a ROOT directory")
+            p.add_argument("-f", "--follow", action="store_true",
+                           help="keep printing new rows until every writer closed (or was killed)")
+            p.add_argument("--poll", type=float, default=0.5, help="seconds between polls with -f (default 0.5)")
         p.add_argument("-n", type=_int_at_least(0), default=10, help="number of rows (default 10)")
         _add_where(p)
         _add_json(p)

@@ -47,6 +47,20 @@ void bind_file_tools(py::module_& m) {
         return out.string();
       },
       py::arg("path"));
+  m.def(
+      "decompress_copy",
+      [](const std::string& path, const std::string& out) {
+        py::gil_scoped_release nogil;
+        decompress_copy(path, out);
+      },
+      py::arg("path"), py::arg("out"));
+  m.def(
+      "writer_active",
+      [](const std::string& path) {
+        py::gil_scoped_release nogil;
+        return writer_active(path);
+      },
+      py::arg("path"));
 }
 
 }  // namespace array_logger::py_binding

@@ -2,7 +2,10 @@
 // installed by fast_log.cpp).
 #include <pybind11/stl.h>
 
+#include <cstring>
+
 #include "array_logger/errors.hpp"
+#include "array_logger/rewind.hpp"
 #include "bindings.hpp"
 #include "fast_log.hpp"
 #include "py_logger.hpp"
@@ -28,6 +31,19 @@ bool maybe_mapping(py::handle obj) {
   if (PyDict_Check(obj.ptr())) return true;
   if (obj.is_none() || py::detail::npy_api::get().PyArray_Check_(obj.ptr())) return false;
   return is_mapping(obj);
+}
+
+// (steps, [first key values], accumulator bytes), as a checkpoint saved it.
+PeriodState to_period_state(py::handle obj) {
+  py::tuple t = py::reinterpret_borrow<py::object>(obj).cast<py::tuple>();
+  if (t.size() != 3) throw InvalidArgument("resume_period must be (steps, first_keys, accumulator)");
+  PeriodState st;
+  st.steps = t[0].cast<std::uint64_t>();
+  for (auto k : t[1]) st.first_keys.push_back(to_key_value(k, "a first key of resume_period"));
+  const std::string bytes = t[2].cast<std::string>();
+  st.accumulator.resize(bytes.size());
+  std::memcpy(st.accumulator.data(), bytes.data(), bytes.size());
+  return st;
 }
 
 CompressionMode parse_compression_mode(const std::string& text) {
@@ -73,7 +89,10 @@ void PyLogger::register_array(const std::string& name, const std::vector<std::st
                               const std::vector<std::int64_t>& shape, const std::string& dtype,
                               std::uint64_t commit_threshold_rows, double commit_threshold_seconds,
                               const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr,
-                              const std::string& journal) {
+                              std::optional<double> quantize_step, double quantize_min, double quantize_max,
+                              bool sparse, std::uint64_t period, const std::string& period_mode,
+                              py::object resume_period, const std::string& journal,
+                              const std::string& shard) {
   ArraySpec spec;
   spec.keys = keys;
   spec.shape = shape;
@@ -84,9 +103,18 @@ void PyLogger::register_array(const std::string& name, const std::vector<std::st
   ro.user_metadata = user_metadata;
   ro.shuffle_zstd = shuffle_zstd;
   ro.keys_repr = keys_repr;
+  if (quantize_step) ro.quantize = FixedPoint{*quantize_step, quantize_min, quantize_max};
+  ro.sparse = sparse;
+  if (period) {
+    const auto mode = parse_period_mode(period_mode);
+    if (!mode) throw InvalidArgument("mode must be 'state', 'sum', 'mean', 'min' or 'max', got '" + period_mode + "'");
+    ro.period = Period{period, *mode};
+  }
+  if (!resume_period.is_none()) ro.resume_period = to_period_state(resume_period);
   if (journal == "wal") ro.journal = Journal::Wal;
   else if (journal == "rollback") ro.journal = Journal::Rollback;
   else if (journal != "auto") throw InvalidArgument("journal must be 'auto', 'wal' or 'rollback', got '" + journal + "'");
+  ro.shard = shard;
   Logger::StreamId id;
   {
     py::gil_scoped_release nogil;  // may decompress a .db.zst
@@ -198,6 +226,31 @@ void PyLogger::flush() {
   logger_->flush();
 }
 
+py::list PyLogger::checkpoint_positions() {
+  std::vector<LogPosition> positions;
+  {
+    py::gil_scoped_release nogil;
+    positions = logger_->checkpoint_positions();
+  }
+  py::list out;
+  for (const LogPosition& p : positions) {
+    py::dict d;
+    d["name"] = py::str(p.name);
+    d["rows"] = p.rows;
+    if (p.open_period) {
+      py::list keys;
+      for (const KeyValue& k : p.open_period->first_keys) keys.append(key_to_py(KeyRef::of(k)));
+      const auto& acc = p.open_period->accumulator;
+      d["open_period"] = py::make_tuple(p.open_period->steps, keys,
+                                        py::bytes(reinterpret_cast<const char*>(acc.data()), acc.size()));
+    } else {
+      d["open_period"] = py::none();
+    }
+    out.append(d);
+  }
+  return out;
+}
+
 void PyLogger::close() {
   py::gil_scoped_release nogil;
   logger_->close();
@@ -214,13 +267,32 @@ void bind_logger(py::module_& m) {
       .def("_register", &PyLogger::register_array, py::arg("name"), py::arg("keys"), py::arg("shape"),
            py::arg("dtype"), py::arg("commit_threshold_rows"), py::arg("commit_threshold_seconds"),
            py::arg("user_metadata"), py::arg("shuffle_zstd"), py::arg("keys_repr") = "",
-           py::arg("journal") = "auto")
+           py::arg("quantize_step") = py::none(), py::arg("quantize_min") = 0.0, py::arg("quantize_max") = 0.0,
+           py::arg("sparse") = false, py::arg("period") = 0, py::arg("period_mode") = "state",
+           py::arg("resume_period") = py::none(), py::arg("journal") = "auto",
+           py::arg("shard") = "")
       .def("log_many", &PyLogger::log_many, py::arg("name"), py::arg("key_values"), py::arg("arrays"))
       .def("flush", &PyLogger::flush)
+      .def("_checkpoint_positions", &PyLogger::checkpoint_positions)
       .def("close", &PyLogger::close)
       .def_property_readonly("closed", &PyLogger::closed)
       .def_property_readonly("names", &PyLogger::names)
       .def_property_readonly("root_path", &PyLogger::root);
+  m.def(
+      "_rewind_log",
+      [](const std::string& root, const std::string& name, std::uint64_t position, const std::string& aside,
+         const std::string& note) {
+        py::gil_scoped_release nogil;
+        return rewind_log(root, name, position, aside, note);
+      },
+      py::arg("root"), py::arg("name"), py::arg("position"), py::arg("aside"), py::arg("note"));
+  m.def(
+      "_log_end",
+      [](const std::string& root, const std::string& name) {
+        py::gil_scoped_release nogil;
+        return log_end(root, name);
+      },
+      py::arg("root"), py::arg("name"));
 }
 
 }  // namespace array_logger::py_binding

@@ -27,7 +27,9 @@ class PyLogger {
                       const std::vector<std::int64_t>& shape, const std::string& dtype,
                       std::uint64_t commit_threshold_rows, double commit_threshold_seconds,
                       const std::string& user_metadata, bool shuffle_zstd, const std::string& keys_repr,
-                      const std::string& journal);
+                      std::optional<double> quantize_step, double quantize_min, double quantize_max, bool sparse,
+                      std::uint64_t period, const std::string& period_mode, py::object resume_period,
+                      const std::string& journal, const std::string& shard = {});
   // log(name, key_values, array) and log(name, array, key_values): the
   // mapping is the keys, the other argument the array.
   void log(py::handle name, py::handle a, py::handle b);
@@ -35,6 +37,9 @@ class PyLogger {
   // Converts everything first, then queues all rows without the GIL.
   void log_many(py::handle name, py::handle key_values, py::handle arrays);
   void flush();
+  // flush() + each name's position: [{"name", "rows", "open_period": None
+  // or (steps, [first key values], accumulator bytes)}].
+  py::list checkpoint_positions();
   void close();
   bool closed() const { return logger_->closed(); }
   py::list names() const { return streams_.attr("keys")(); }

@@ -95,6 +95,29 @@ class PyCursor {
       : reader_(std::move(reader)), query_(std::move(q)), dtype_(std::move(dtype)), shape_(std::move(shape)),
         key_names_(std::move(key_names)) {}
 
+  // Up to `max_rows` rows of a Reader.query_sparse cursor as (list of key
+  // dicts, list of (indices int64, values) pairs), or None at the end.
+  py::object fetch_sparse(std::size_t max_rows) {
+    if (done_) return py::none();
+    if (reader_->closed()) throw StateError("Reader is closed");
+    py::list keys, parts;
+    std::size_t n = 0;
+    while (n < max_rows && query_.next()) {
+      const auto idx = query_.sparse_indices();
+      const auto vals = query_.sparse_values();
+      py::array_t<std::int64_t> indices(static_cast<py::ssize_t>(idx.size()));
+      std::memcpy(indices.mutable_data(), idx.data(), idx.size() * sizeof(std::uint64_t));
+      py::array values(dtype_, std::vector<py::ssize_t>{static_cast<py::ssize_t>(idx.size())});
+      std::memcpy(values.mutable_data(), vals.data(), vals.size());
+      parts.append(py::make_tuple(indices, values));
+      keys.append(row_keys());
+      ++n;
+    }
+    if (n < max_rows) done_ = true;
+    if (n == 0) return py::none();
+    return py::make_tuple(keys, parts);
+  }
+
   // Up to `max_rows` rows as (list of key dicts, ndarray (n, *shape)), or
   // None when the query is exhausted.
   py::object fetch(std::size_t max_rows) {
@@ -106,13 +129,7 @@ class PyCursor {
     py::list keys;
     std::size_t n = 0;
     while (n < max_rows && query_.next_into(base + n * row_bytes)) {
-      // Plain C API here: this runs once per row.
-      py::object d = py::reinterpret_steal<py::object>(PyDict_New());
-      if (!d) throw py::error_already_set();
-      for (std::size_t i = 0; i < key_names_.size(); ++i) {
-        py::object v = key_to_py(query_.key(i));
-        if (PyDict_SetItem(d.ptr(), key_names_[i].ptr(), v.ptr()) != 0) throw py::error_already_set();
-      }
+      py::object d = row_keys();
       if (PyList_Append(keys.ptr(), d.ptr()) != 0) throw py::error_already_set();
       ++n;
     }
@@ -155,6 +172,17 @@ class PyCursor {
   }
 
  private:
+  // The current row's keys as a dict (plain C API: this runs once per row).
+  py::object row_keys() {
+    py::object d = py::reinterpret_steal<py::object>(PyDict_New());
+    if (!d) throw py::error_already_set();
+    for (std::size_t i = 0; i < key_names_.size(); ++i) {
+      py::object v = key_to_py(query_.key(i));
+      if (PyDict_SetItem(d.ptr(), key_names_[i].ptr(), v.ptr()) != 0) throw py::error_already_set();
+    }
+    return d;
+  }
+
   std::shared_ptr<Reader> reader_;
   Query query_;
   py::dtype dtype_;
@@ -178,6 +206,12 @@ class PyReader {
   PyCursor query(const std::string& where, const py::object& params) {
     std::vector<KeyValue> p = to_params(params);
     Query q = reader_->query(where, p);
+    return PyCursor(reader_, std::move(q), dtype_, reader_->spec().shape, key_names_);
+  }
+
+  PyCursor query_sparse(const std::string& where, const py::object& params) {
+    std::vector<KeyValue> p = to_params(params);
+    Query q = reader_->query_sparse(where, p);
     return PyCursor(reader_, std::move(q), dtype_, reader_->spec().shape, key_names_);
   }
 
@@ -297,10 +331,12 @@ class PyReader {
 void bind_reader(py::module_& m) {
   py::class_<PyCursor>(m, "Cursor")
       .def("fetch", &PyCursor::fetch, py::arg("max_rows"))
+      .def("fetch_sparse", &PyCursor::fetch_sparse, py::arg("max_rows"))
       .def("fetch_batch", &PyCursor::fetch_batch, py::arg("max_rows"));
   py::class_<PyReader>(m, "Reader")
       .def(py::init<const std::string&>(), py::arg("path"))
       .def("query", &PyReader::query, py::arg("where_clause") = "", py::arg("params") = py::none())
+      .def("query_sparse", &PyReader::query_sparse, py::arg("where_clause") = "", py::arg("params") = py::none())
       .def("count", &PyReader::count, py::arg("where_clause") = "", py::arg("params") = py::none())
       .def("read_all", &PyReader::read_all, py::arg("where_clause") = "", py::arg("params") = py::none())
       .def("summarize_keys", &PyReader::summarize_keys, py::arg("where_clause") = "",

@@ -85,6 +85,20 @@ TEST_CASE("hostile headers are rejected with CorruptFile, never trusted") {
     good[7] = std::byte{0xFF};
     CHECK_THROWS_AS(decode_blob_header(good), CorruptFile);
   }
+  // A filtered blob (flags bit 0) has no payload size to check against its
+  // shape, so the header size alone must be refused when it is not a
+  // multiple of 8 or runs past the blob.
+  SUBCASE("filtered: header size not a multiple of 8") {
+    good[4] = std::byte{1};
+    good[6] = std::byte{30};
+    CHECK_THROWS_WITH_AS(decode_blob_header(good), "blob header size 30 is inconsistent", CorruptFile);
+  }
+  SUBCASE("filtered: header size past the blob") {
+    good[4] = std::byte{1};
+    good[6] = std::byte{0xF8};
+    good[7] = std::byte{0xFF};
+    CHECK_THROWS_WITH_AS(decode_blob_header(good), "blob header size 65528 is inconsistent", CorruptFile);
+  }
 }
 
 TEST_CASE("byte shuffle is invertible") {
@@ -95,4 +109,13 @@ TEST_CASE("byte shuffle is invertible") {
   CHECK(mid[1] == in[4]);  // first bytes of all elements come first
   byte_unshuffle(mid, 4, out);
   CHECK(out == in);
+}
+
+TEST_CASE("dtype strings: name, type string, and the type string without or with a native byte order") {
+  // Files of other writers spell a dtype as numpy may print it: "float32",
+  // "<f4", "f4", "=f4", "|u1", "u1". A big-endian or unknown one is refused.
+  for (const char* text : {"float32", "<f4", "f4", "=f4"}) CHECK(find_dtype(text) == &dtype_from_string("float32"));
+  for (const char* text : {"uint8", "|u1", "u1", "=u1"}) CHECK(find_dtype(text) == &dtype_from_string("uint8"));
+  for (const char* text : {"c16", "=c16", "<c16"}) CHECK(find_dtype(text) == &dtype_from_string("complex128"));
+  for (const char* text : {">f4", "4", "16", "f", "", "float128"}) CHECK(find_dtype(text) == nullptr);
 }

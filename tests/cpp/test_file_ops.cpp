@@ -127,12 +127,12 @@ TEST_CASE("write_all writes at the position or at an offset; pread_full reads up
   write_all(fd.get(), "XY", 2, path, 2);  // pwrite: the position stays after "abcdef"
   write_all(fd.get(), "gh", 2, path);
   char buf[16] = {};
-  CHECK(pread_full(fd.get(), buf, 8, 0) == 8);
+  CHECK(pread_full(fd.get(), buf, 8, 0, Injectable::no) == 8);
   CHECK(std::string(buf, 8) == "abXYefgh");
-  CHECK(pread_full(fd.get(), buf, 16, 5) == 3);  // short only at the end of the file
+  CHECK(pread_full(fd.get(), buf, 16, 5, Injectable::no) == 3);  // short only at the end of the file
   CHECK(std::string(buf, 3) == "fgh");
-  CHECK(pread_full(fd.get(), buf, 4, 100) == 0);
-  CHECK(pread_full(-1, buf, 4, 0) == -1);
+  CHECK(pread_full(fd.get(), buf, 4, 100, Injectable::no) == 0);
+  CHECK(pread_full(-1, buf, 4, 0, Injectable::no) == -1);
   try {
     write_all(-1, "x", 1, path);
     FAIL("wrote to a closed descriptor");

@@ -16,6 +16,7 @@
 
 using array_logger::StateError;
 using array_logger::detail::NameLock;
+using array_logger::detail::name_lock_held;
 namespace fs = std::filesystem;
 
 namespace {
@@ -90,6 +91,27 @@ TEST_CASE("a process that dies releases its names") {
           return 0;
         }) == 0);
   NameLock z(dir.path, "z");  // the kernel dropped the dead process's lock
+}
+
+TEST_CASE("name_lock_held tells a held name from a free one, in this process and another, taking nothing") {
+  LockDir dir;
+  CHECK_FALSE(name_lock_held(dir.path, "q"));  // no lock file at all
+  auto q = std::make_unique<NameLock>(dir.path, "q");
+  CHECK(name_lock_held(dir.path, "q"));
+  CHECK_FALSE(name_lock_held(dir.path, "r"));  // the lock file exists, this name's byte is free
+  CHECK(in_child([&] { return name_lock_held(dir.path, "q") ? 0 : 1; }) == 0);
+  // probing took nothing: another process can take a free name at once
+  CHECK(in_child([&] { return try_lock(dir.path, "r"); }) == 0);
+  q.reset();
+  CHECK_FALSE(name_lock_held(dir.path, "q"));
+  // a dead writer's name reads as free, although its lock file stays behind
+  CHECK(in_child([&] {
+          static std::unique_ptr<NameLock> leaked;
+          leaked = std::make_unique<NameLock>(dir.path, "dead");
+          _exit(0);
+          return 0;
+        }) == 0);
+  CHECK_FALSE(name_lock_held(dir.path, "dead"));
 }
 
 TEST_CASE("the refusal names the array and the directory") {

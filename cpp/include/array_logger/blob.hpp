@@ -15,6 +15,9 @@ namespace array_logger {
 
 inline constexpr char kBlobMagic[4] = {'A', 'L', 'B', '1'};
 inline constexpr std::uint8_t kBlobFlagShuffleZstd = 1;  // payload filtered
+inline constexpr std::uint8_t kBlobFlagFixedPoint = 2;   // format 3: integers of the fixed-point type
+inline constexpr std::uint8_t kBlobFlagSparse = 4;       // format 3: count, indices, values
+inline constexpr std::uint8_t kBlobKnownFlags = kBlobFlagShuffleZstd | kBlobFlagFixedPoint | kBlobFlagSparse;
 inline constexpr std::size_t kMaxNdim = 32;
 
 struct BlobHeader {

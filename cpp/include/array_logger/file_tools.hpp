@@ -23,4 +23,16 @@ std::filesystem::path compress_file(const std::filesystem::path& path, int level
 // is left as it is, checkpointed). Returns the NAME.db written.
 std::filesystem::path decompress_file(const std::filesystem::path& path);
 
+// A private plain copy of the NAME.db.zst `path` at `out` (mode 0600,
+// created: must not exist), for readers that open the same compressed file
+// many times (one decompression per Dask worker, docs/SCALING.md). Throws
+// StorageError, CorruptFile (not zstd, or cut short).
+void decompress_copy(const std::filesystem::path& path, const std::filesystem::path& out);
+
+// Whether a Logger (any process) holds the name of the array file `path`
+// (NAME.db or NAME.db.zst: the lock of NAME in its directory) right now. A
+// writer that closed or was killed holds nothing. Taking nothing itself, it
+// tells a live writer from a finished one (follow(), run status).
+bool writer_active(const std::filesystem::path& path);
+
 }  // namespace array_logger

@@ -11,16 +11,27 @@
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "array_logger/array_spec.hpp"
 #include "array_logger/key_value.hpp"
 #include "array_logger/options.hpp"
 
 namespace array_logger {
+
+// Where a name's log stands at a checkpoint (Logger::checkpoint_positions):
+// the rowid of its last final row (every row but a periodic name's partial
+// ones), and the open period of a periodic name.
+struct LogPosition {
+  std::string name;
+  std::uint64_t rows = 0;
+  std::optional<PeriodState> open_period;
+};
 
 class Logger {
  public:
@@ -45,6 +56,10 @@ class Logger {
   // Returns once the bytes are copied; the writer commits later. Blocks
   // while the buffer is full and, unless throughput_mode, while
   // 2 x commit_threshold_rows rows of this name are uncommitted.
+  // A periodic name adds the step to its period instead; the step that
+  // completes it queues the period's row, and (unless throughput_mode) the
+  // first step of a period waits until the previous period's row is
+  // committed: a kill loses at most one period of steps.
   void log(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes);
   // Same, but returns false instead of blocking.
   bool try_log(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes);
@@ -56,8 +71,14 @@ class Logger {
     log(id, std::span<const KeyRef>(keys.begin(), keys.size()), values.data(), values.size_bytes());
   }
 
-  // Waits until every row logged so far is committed.
+  // Waits until every row logged so far is committed. Periodic names write
+  // their open period as a partial row first (replaced by its next row).
   void flush();
+  // flush(), returning each name's position at the call: what a checkpoint
+  // saved next to the logs records, so that resuming from it can set aside
+  // the rows logged after it (rewind.hpp) and continue the open periods
+  // (RegisterOptions::resume_period).
+  std::vector<LogPosition> checkpoint_positions();
   // Commits everything, closes the databases and (when compression is on)
   // replaces each {name}.db by {name}.db.zst. Idempotent.
   void close();

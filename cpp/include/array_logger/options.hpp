@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 
+#include "array_logger/stream_options.hpp"
+
 namespace array_logger {
 
 // SQLite's `synchronous` setting for the databases being written. Both
@@ -74,6 +76,21 @@ struct RegisterOptions {
   // the same keys; empty = computed.
   std::string keys_repr;
   Journal journal = Journal::Auto;  // for a new file only
+  // Long simulations (stream_options.hpp, docs/FORMAT.md 5.4-5.6 and 10):
+  // fixed-point storage of float arrays, sparse rows, and one row per
+  // period of `period.steps` log() calls instead of one per call. A
+  // periodic name's file has two more key columns, `steps` and `partial`.
+  std::optional<FixedPoint> quantize;
+  bool sparse = false;
+  Period period;
+  // Continue this open period (from a checkpoint) instead of starting one.
+  std::optional<PeriodState> resume_period;
+  // Empty (default): the name's one file {root}/{name}.db, one writer at a
+  // time. Otherwise this writer's shard of the name (a plain file name, e.g.
+  // "3" or "node07-4711"): {root}/{name}.shards/{shard}.db, with its own
+  // lock, so any number of processes write the name at once; its spec must
+  // be that of the shards already there (docs/SCALING.md).
+  std::string shard;
 };
 
 }  // namespace array_logger

@@ -49,6 +49,12 @@ class Query {
   // The current row's array bytes (C order, little-endian; decoded when the
   // file uses the shuffle-zstd filter). Valid until next().
   std::span<const std::byte> array_bytes() const noexcept { return current_; }
+  // Queries made by Reader::query_sparse: the current row's elements whose
+  // bytes are not all zero, as flat C-order indices and their values (the
+  // file's dtype, little-endian), valid until next(); array_bytes() is
+  // empty. Rows stored sparse are never expanded (docs/FORMAT.md 5.5).
+  std::span<const std::uint64_t> sparse_indices() const noexcept;
+  std::span<const std::byte> sparse_values() const noexcept;
 
  private:
   friend class Reader;
@@ -81,6 +87,8 @@ class Reader {
   // they were logged. Throws InvalidArgument for a clause that is not a
   // single read-only expression.
   Query query(std::string_view where = {}, std::span<const KeyValue> params = {}) const;
+  // Same rows, read as (indices, values) of their non-zero elements.
+  Query query_sparse(std::string_view where = {}, std::span<const KeyValue> params = {}) const;
   std::uint64_t count(std::string_view where = {}, std::span<const KeyValue> params = {}) const;
 
   // What the key columns of the selected rows hold, in one pass over the

@@ -10,7 +10,8 @@ namespace array_logger {
 
 // Layout (docs/FORMAT.md, "Blob layout 1"):
 //   0  4  magic "ALB1"
-//   4  1  flags (bit 0: payload is byte-shuffled then zstd-compressed)
+//   4  1  flags (bit 0: payload is byte-shuffled then zstd-compressed;
+//            bit 1: fixed point; bit 2: sparse -- format 3, see encoded_blob.hpp)
 //   5  1  ndim
 //   6  2  header_size, u16 LE: payload offset, a multiple of 8
 //   8  8*ndim  shape, u64 LE each
@@ -40,7 +41,7 @@ BlobHeader decode_blob_header(std::span<const std::byte> blob) {
     throw CorruptFile("blob does not start with the array_logger header (magic ALB1)");
   BlobHeader h;
   h.flags = static_cast<std::uint8_t>(blob[4]);
-  if (h.flags & ~kBlobFlagShuffleZstd)
+  if (h.flags & ~kBlobKnownFlags)
     throw CorruptFile("blob header has unknown flags " + std::to_string(h.flags));
   const std::size_t ndim = static_cast<std::uint8_t>(blob[5]);
   if (ndim > kMaxNdim) throw CorruptFile("blob header claims ndim " + std::to_string(ndim));
@@ -64,7 +65,7 @@ BlobHeader decode_blob_header(std::span<const std::byte> blob) {
     bytes *= d;
     h.shape[i] = d;
   }
-  if (!(h.flags & kBlobFlagShuffleZstd) && blob.size() - h.header_size != bytes)
+  if (h.flags == 0 && blob.size() - h.header_size != bytes)
     throw CorruptFile("blob payload has " + std::to_string(blob.size() - h.header_size) +
                       " bytes but its header says " + std::to_string(bytes));
   return h;

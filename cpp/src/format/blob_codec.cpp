@@ -7,6 +7,7 @@
 #include "array_logger/blob.hpp"
 #include "array_logger/errors.hpp"
 #include "array_logger/meta.hpp"
+#include "format/sparse_payload.hpp"
 
 namespace array_logger::detail {
 
@@ -43,15 +44,19 @@ std::span<const std::byte> BlobEncoder::encode(std::span<const std::byte> queued
   return {out_.data(), raw_header_.size() + queued.size()};
 }
 
-BlobDecoder::BlobDecoder(const ArraySpec& spec, int format_version)
+BlobDecoder::BlobDecoder(const ArraySpec& spec, int format_version, const StoredForm* form)
     : spec_(&spec), format_version_(format_version), payload_(spec.payload_bytes()) {
-  if (format_version == kFormatCurrent) {
+  if (format_version == kFormatEncoded) {
+    if (form == nullptr) throw CorruptFile("format 3 file without its stored form");
+    encoded_ = std::make_unique<EncodedBlobDecoder>(spec, *form);
+  } else if (format_version == kFormatCurrent) {
     raw_header_ = encode_blob_header(spec);
     filtered_header_ = encode_blob_header(spec, kBlobFlagShuffleZstd);
   }
 }
 
 std::span<const std::byte> BlobDecoder::decode(std::span<const std::byte> blob) {
+  if (encoded_) return encoded_->decode(blob);
   const std::byte* p = blob.data();
   const std::size_t n = blob.size();
   if (format_version_ == kFormatLegacy) {
@@ -77,9 +82,19 @@ std::span<const std::byte> BlobDecoder::decode(std::span<const std::byte> blob) 
   }
   // Not what the meta promises: say precisely what is wrong.
   const BlobHeader h = decode_blob_header(blob);
+  if (h.flags & ~kBlobFlagShuffleZstd)
+    throw CorruptFile("blob flags " + std::to_string(h.flags) + " are not allowed in a format-" +
+                      std::to_string(format_version_) + " file");
   std::vector<std::int64_t> shape(h.shape.begin(), h.shape.end());
   throw CorruptFile("blob header says shape " + shape_repr(shape) + " dtype " + std::string(h.dtype->name) +
                     " but meta says " + spec_->describe());
+}
+
+void BlobDecoder::decode_sparse(std::span<const std::byte> blob, std::vector<std::uint64_t>& indices,
+                                std::vector<std::byte>& values) {
+  if (encoded_) return encoded_->decode_sparse(blob, indices, values);
+  const std::span<const std::byte> dense = decode(blob);
+  gather_nonzero(dense.data(), spec_->element_count(), spec_->dtype->itemsize, indices, values);
 }
 
 }  // namespace array_logger::detail

@@ -7,10 +7,14 @@
 #include <zstd.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
 #include "array_logger/array_spec.hpp"
+#include "array_logger/meta.hpp"
+#include "format/encoded_blob.hpp"
 #include "os/zstd_ptr.hpp"
 
 namespace array_logger::detail {
@@ -42,20 +46,28 @@ class BlobEncoder {
 class BlobDecoder {
  public:
   BlobDecoder() = default;
-  BlobDecoder(const ArraySpec& spec, int format_version);
+  // `form` (format 3: fixed point, sparse rows) must outlive the decoder.
+  BlobDecoder(const ArraySpec& spec, int format_version, const StoredForm* form = nullptr);
 
   // The array bytes (C order) of a stored blob, valid until the next call.
   // Throws CorruptFile saying what does not match the meta.
   std::span<const std::byte> decode(std::span<const std::byte> blob);
+  // The flat indices and values of the elements that are not all-zero
+  // bytes: as stored for sparse rows, found in the array otherwise.
+  void decode_sparse(std::span<const std::byte> blob, std::vector<std::uint64_t>& indices,
+                     std::vector<std::byte>& values);
 
   // What precedes the payload of an unfiltered blob (the ALB1 header; empty
   // for format 1): a blob of raw_prefix().size() + payload_bytes() bytes that
   // starts with exactly these bytes needs no decoding, so its payload can be
   // read straight to its destination.
   std::span<const std::byte> raw_prefix() const noexcept { return raw_header_; }
+  // Format 3: every blob needs decoding (fixed point, sparse rows), whatever its size.
+  bool encoded() const noexcept { return encoded_ != nullptr; }
   std::uint64_t payload_bytes() const noexcept { return payload_; }
 
  private:
+  std::unique_ptr<EncodedBlobDecoder> encoded_;  // format 3
   const ArraySpec* spec_ = nullptr;
   int format_version_ = 0;
   std::uint64_t payload_ = 0;

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "array_logger/errors.hpp"
+#include "format/stored_form.hpp"
 
 namespace array_logger {
 namespace {
@@ -217,8 +218,10 @@ FileMeta decode_meta(std::map<std::string, std::string> rows) {
     m.format_version = kFormatLegacy;
   } else if (fmt->second == "2") {
     m.format_version = kFormatCurrent;
+  } else if (fmt->second == "3") {
+    m.format_version = kFormatEncoded;
   } else {
-    throw CorruptFile("file has format_version " + fmt->second + "; this array_logger reads 1 and 2 (upgrade array_logger)");
+    throw CorruptFile("file has format_version " + fmt->second + "; this array_logger reads 1, 2 and 3 (upgrade array_logger)");
   }
   auto filter = rows.find("blob_filter");
   if (filter != rows.end() && filter->second != "none") {
@@ -226,6 +229,7 @@ FileMeta decode_meta(std::map<std::string, std::string> rows) {
     m.shuffle_zstd = true;
   }
   m.rows = std::move(rows);
+  detail::decode_stored_form(m);
   return m;
 }
 

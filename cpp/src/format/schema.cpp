@@ -6,6 +6,7 @@
 #include "array_logger/errors.hpp"
 #include "array_logger/meta.hpp"
 #include "array_logger/version.hpp"
+#include "format/stored_form.hpp"
 #include "sqlite/sql_text.hpp"
 #include "sqlite/statement.hpp"
 
@@ -24,19 +25,22 @@ std::string utc_now_iso() {
 }  // namespace
 
 MetaRows new_file_meta(const ArraySpec& spec, const std::string& keys_text, bool shuffle_zstd,
-                       const std::string& user_metadata) {
+                       const std::string& user_metadata, const StoredForm& form,
+                       const std::string& shard) {
   MetaRows rows = {
       {"shape", shape_repr(spec.shape)},
       {"dtype", std::string(spec.dtype->name)},
       {"keys", keys_text},
       {"array_logger_version", version()},
-      {"format_version", std::to_string(kFormatCurrent)},
+      {"format_version", std::to_string(form.format_version())},
       {"blob_layout", std::string(kBlobMagic, sizeof kBlobMagic)},
       {"blob_filter", shuffle_zstd ? "shuffle-zstd" : "none"},
       {"byte_order", "little"},
       {"created_at", utc_now_iso()},
   };
   if (!user_metadata.empty()) rows.emplace_back("user_metadata", user_metadata);
+  append_stored_form_meta(form, rows);
+  if (!shard.empty()) rows.emplace_back("shard", shard);
   return rows;
 }
 

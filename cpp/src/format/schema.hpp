@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "array_logger/array_spec.hpp"
+#include "array_logger/meta.hpp"
 #include "sqlite/database.hpp"
 
 namespace array_logger::detail {
@@ -18,10 +19,13 @@ inline constexpr const char* kFirstKeyIndex = "array_log_first_key";
 
 using MetaRows = std::vector<std::pair<std::string, std::string>>;
 
-// The meta rows of a new format-2 file. `keys_text` is the `keys` row
-// verbatim (Python's repr of the key list).
+// The meta rows of a new format-2 file (format 3 when `form` stores fixed
+// point or sparse rows). `keys_text` is the `keys` row verbatim (Python's
+// repr of the key list); `shard` (may be empty) the shard id of a sharded
+// name's file.
 MetaRows new_file_meta(const ArraySpec& spec, const std::string& keys_text, bool shuffle_zstd,
-                       const std::string& user_metadata);
+                       const std::string& user_metadata, const StoredForm& form = {},
+                       const std::string& shard = {});
 // Creates both tables and fills `meta` (inside the caller's transaction).
 void create_tables(Database& db, const std::vector<std::string>& keys, const MetaRows& meta);
 

@@ -10,6 +10,7 @@
 
 #include "array_logger/errors.hpp"
 #include "os/crash_point.hpp"
+#include "os/fail_point.hpp"
 
 namespace array_logger::detail {
 
@@ -33,7 +34,8 @@ void write_all(int fd, const void* buf, std::size_t n, const std::filesystem::pa
                std::optional<std::uint64_t> offset) {
   const char* p = static_cast<const char*>(buf);
   while (n > 0) {
-    const ssize_t put = offset ? ::pwrite(fd, p, n, static_cast<off_t>(*offset)) : ::write(fd, p, n);
+    const ssize_t put = offset ? (fail_injected("pwrite") ? -1 : ::pwrite(fd, p, n, static_cast<off_t>(*offset)))
+                               : (fail_injected("write") ? -1 : ::write(fd, p, n));
     if (put < 0) {
       if (errno == EINTR) continue;
       throw_errno("cannot write " + path.string(), errno);
@@ -44,11 +46,13 @@ void write_all(int fd, const void* buf, std::size_t n, const std::filesystem::pa
   }
 }
 
-std::int64_t pread_full(int fd, void* buf, std::size_t n, std::uint64_t offset) {
+std::int64_t pread_full(int fd, void* buf, std::size_t n, std::uint64_t offset, Injectable injectable) {
   char* p = static_cast<char*>(buf);
   std::size_t done = 0;
   while (done < n) {
-    const ssize_t got = ::pread(fd, p + done, n - done, static_cast<off_t>(offset + done));
+    const ssize_t got = injectable == Injectable::yes && fail_injected("pread")
+                            ? -1
+                            : ::pread(fd, p + done, n - done, static_cast<off_t>(offset + done));
     if (got < 0 && errno == EINTR) continue;
     if (got < 0) return -1;
     if (got == 0) break;  // end of file
@@ -60,14 +64,14 @@ std::int64_t pread_full(int fd, void* buf, std::size_t n, std::uint64_t offset) 
 Fd open_file(const std::filesystem::path& path, int flags, int mode) {
   int fd;
   do {
-    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    fd = fail_injected("open") ? -1 : ::open(path.c_str(), flags | O_CLOEXEC, mode);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) throw_errno("cannot open " + path.string(), errno);
   return Fd(fd);
 }
 
 void fsync_fd(const Fd& fd, const std::filesystem::path& path) {
-  if (::fsync(fd.get()) != 0) throw_errno("fsync failed for " + path.string(), errno);
+  if (fail_injected("fsync") || ::fsync(fd.get()) != 0) throw_errno("fsync failed for " + path.string(), errno);
 }
 
 void fsync_dir(const std::filesystem::path& dir) {
@@ -76,14 +80,14 @@ void fsync_dir(const std::filesystem::path& dir) {
 }
 
 void durable_rename(const std::filesystem::path& from, const std::filesystem::path& to, const char* crash_step) {
-  if (::rename(from.c_str(), to.c_str()) != 0)
+  if (fail_injected("rename") || ::rename(from.c_str(), to.c_str()) != 0)
     throw_errno("cannot rename " + from.string() + " to " + to.string(), errno);
   if (crash_step) crash_point(crash_step);
   fsync_dir(to.parent_path());
 }
 
 void remove_if_exists(const std::filesystem::path& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+  if ((fail_injected("unlink") || ::unlink(path.c_str()) != 0) && errno != ENOENT)
     throw_errno("cannot remove " + path.string(), errno);
 }
 
@@ -114,8 +118,12 @@ TempFile::~TempFile() {
 std::optional<SqliteHeader> read_sqlite_header(const std::filesystem::path& db) {
   Fd fd(::open(db.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return std::nullopt;
+  return read_sqlite_header(fd);
+}
+
+std::optional<SqliteHeader> read_sqlite_header(const Fd& fd) {
   unsigned char h[100];
-  const std::int64_t got = pread_full(fd.get(), h, sizeof h, 0);
+  const std::int64_t got = pread_full(fd.get(), h, sizeof h, 0, Injectable::no);
   if (got < 20 || std::memcmp(h, "SQLite format 3", 16) != 0) return std::nullopt;
   SqliteHeader header;
   header.write_version = h[18];

@@ -51,12 +51,18 @@ std::filesystem::path absolute_path(const std::filesystem::path& path);
 [[noreturn]] void throw_errno(const std::string& what, int err);
 // All `n` bytes written, EINTR retried: at the file position (write(2)), or
 // at `offset` when one is given (pwrite(2)); throws StorageError naming `path`.
+// Each call passes the "write" or "pwrite" fail point (os/fail_point.hpp).
 void write_all(int fd, const void* buf, std::size_t n, const std::filesystem::path& path,
                std::optional<std::uint64_t> offset = std::nullopt);
+// Whether a read passes the "pread" fail point (os/fail_point.hpp): the reads
+// of close and of the frame cache do; the background compressor's (no test
+// can time them, so they would shift the count of the n-th pread) and header
+// sniffing do not.
+enum class Injectable : bool { no, yes };
 // pread(2) of `n` bytes at `offset`, EINTR retried: the number of bytes
 // read, fewer than `n` only at the end of the file; -1 (errno set) on an
 // error. The caller decides what a short read means.
-std::int64_t pread_full(int fd, void* buf, std::size_t n, std::uint64_t offset);
+std::int64_t pread_full(int fd, void* buf, std::size_t n, std::uint64_t offset, Injectable injectable);
 
 // A private file (mode 0600) in the temporary directory, named
 // array_logger-XXXXXX{suffix}; removed by the destructor.
@@ -89,5 +95,7 @@ struct SqliteHeader {
   bool rollback() const noexcept { return write_version == 1; }
 };
 std::optional<SqliteHeader> read_sqlite_header(const std::filesystem::path& db);
+// The same, from a file already open (its "open" fail point passed).
+std::optional<SqliteHeader> read_sqlite_header(const Fd& fd);
 
 }  // namespace array_logger::detail

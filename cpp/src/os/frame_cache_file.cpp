@@ -44,7 +44,7 @@ std::optional<std::vector<std::byte>> FrameCacheFile::frame(std::uint64_t index)
   Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return std::nullopt;  // unreadable: compress the segment again
   std::vector<std::byte> out(it->second.size);
-  if (pread_full(fd.get(), out.data(), out.size(), it->second.offset) != static_cast<std::int64_t>(out.size()))
+  if (pread_full(fd.get(), out.data(), out.size(), it->second.offset, Injectable::yes) != static_cast<std::int64_t>(out.size()))
     return std::nullopt;  // unreadable: compress the segment again
   return out;
 }

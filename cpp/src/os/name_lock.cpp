@@ -14,6 +14,7 @@
 #include <set>
 
 #include "array_logger/errors.hpp"
+#include "os/fail_point.hpp"
 #include "os/file_ops.hpp"
 #include "os/fork_guard.hpp"
 
@@ -135,7 +136,7 @@ NameLock::NameLock(const std::filesystem::path& root, const std::string& name) {
   for (int attempt = 0;; ++attempt) {
     std::shared_ptr<RootFile> rf = root_file(root);
     if (rf->held.count(offset)) held_elsewhere(root, name);  // another Logger of this process
-    if (!set_lock(rf->fd, F_WRLCK, offset, 1)) {
+    if (fail_injected("lock") || !set_lock(rf->fd, F_WRLCK, offset, 1)) {
       const int err = errno;
       if (err != EAGAIN && err != EACCES) throw_errno("cannot lock " + rf->path.string(), err);
       if (attempt < 10000 && whole_file_lock_in_the_way(rf->fd, offset)) {
@@ -167,6 +168,26 @@ NameLock::~NameLock() {
   if (last && it != registry().end() && it->second.get() == &rf) forget_root(held_->root, rf);
 }
 
+bool name_lock_held(const std::filesystem::path& root, const std::string& name) {
+  const std::filesystem::path path = root / ".array_logger.lock";
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return false;  // removed by the last holder at release
+    throw_errno("cannot open " + path.string(), errno);
+  }
+  // F_OFD_GETLK takes nothing: a register racing this probe never sees it.
+  // Our own descriptor is a new open file description, so the names this
+  // process holds through its RootFile are reported too.
+  struct flock fl = {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = name_offset(name);
+  fl.l_len = 1;
+  if (::fcntl(fd.get(), F_OFD_GETLK, &fl) != 0) throw_errno("cannot test the lock " + path.string(), errno);
+  if (fl.l_type == F_UNLCK) return false;
+  return !(fl.l_start == 0 && fl.l_len == 0);  // a whole-file lock: the file is being removed, nobody holds a name
+}
+
 #else  // no OFD locks: one flock()ed file per name
 
 struct NameLock::Held {
@@ -178,7 +199,13 @@ NameLock::NameLock(const std::filesystem::path& root, const std::string& name) {
   const std::filesystem::path path = root / ("." + name + ".lock");
   for (;;) {
     Fd fd = open_file(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    int rc = fail_injected("lock") ? -1 : ::flock(fd.get(), LOCK_EX | LOCK_NB);
+    // A reader's probe (name_lock_held) holds a shared lock for a moment.
+    for (int retry = 0; rc != 0 && errno == EWOULDBLOCK && retry < 20; ++retry) {
+      ::usleep(500);
+      rc = ::flock(fd.get(), LOCK_EX | LOCK_NB);
+    }
+    if (rc != 0) {
       if (errno == EWOULDBLOCK) held_elsewhere(root, name);
       throw_errno("cannot lock " + path.string(), errno);
     }
@@ -191,6 +218,21 @@ NameLock::NameLock(const std::filesystem::path& root, const std::string& name) {
 
 NameLock::~NameLock() {
   if (held_) ::unlink(held_->path.c_str());  // then the descriptor closes: released
+}
+
+bool name_lock_held(const std::filesystem::path& root, const std::string& name) {
+  const std::filesystem::path path = root / ("." + name + ".lock");
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return false;  // removed by the holder at release
+    throw_errno("cannot open " + path.string(), errno);
+  }
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) {
+    ::flock(fd.get(), LOCK_UN);
+    return false;  // left behind by a killed writer: nobody holds it
+  }
+  if (errno == EWOULDBLOCK) return true;
+  throw_errno("cannot test the lock " + path.string(), errno);
 }
 
 #endif

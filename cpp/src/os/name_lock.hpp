@@ -30,4 +30,12 @@ class NameLock {
   std::unique_ptr<Held> held_;
 };
 
+// Whether some logger (any process) holds `name` under `root` right now,
+// without taking it. Readers ask this to tell a live writer from a finished
+// or killed one (follow(), Dataset). Linux: F_OFD_GETLK on the name's byte
+// of {root}/.array_logger.lock, which takes no lock. Elsewhere a shared
+// flock(2) taken and dropped at once: a register racing it within those
+// microseconds retries (see NameLock), so it never fails because of it.
+bool name_lock_held(const std::filesystem::path& root, const std::string& name);
+
 }  // namespace array_logger::detail

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "array_logger/errors.hpp"
+#include "os/fail_point.hpp"
 #include "os/file_ops.hpp"
 #include "os/zstd_policy.hpp"
 
@@ -99,7 +100,7 @@ struct OpenJob {
 void open_job(const SegmentedJob& job, OpenJob& o) {
   o.in = open_file(job.src, O_RDONLY);
   struct stat st;
-  if (::fstat(o.in.get(), &st) != 0) throw_errno("cannot stat " + job.src.string(), errno);
+  if (fail_injected("fstat") || ::fstat(o.in.get(), &st) != 0) throw_errno("cannot stat " + job.src.string(), errno);
   o.total = static_cast<std::uint64_t>(st.st_size);
   // An empty file still becomes one (empty) frame: a valid zstd stream.
   o.count = std::max<std::uint64_t>(1, (o.total + kSegmentBytes - 1) / kSegmentBytes);
@@ -165,7 +166,7 @@ std::vector<std::exception_ptr> compress_files_segmented(std::vector<SegmentedJo
       try {
         const std::uint64_t off = i * kSegmentBytes;
         segment.resize(static_cast<std::size_t>(std::min(kSegmentBytes, o.total - std::min(o.total, off))));
-        const std::int64_t got = pread_full(o.in.get(), segment.data(), segment.size(), off);
+        const std::int64_t got = pread_full(o.in.get(), segment.data(), segment.size(), off, Injectable::yes);
         if (got < 0) throw_errno("cannot read " + job.src.string(), errno);
         if (static_cast<std::size_t>(got) < segment.size())
           throw StorageError(job.src.string() + " shrank while being compressed");
@@ -247,7 +248,7 @@ std::vector<std::exception_ptr> compress_files_segmented(std::vector<SegmentedJo
           write_all(o.out.get(), table.data(), table.size(), job.dst);
           stats[j].compressed_bytes += table.size();
           struct stat after;
-          if (::fstat(o.in.get(), &after) != 0) throw_errno("cannot stat " + job.src.string(), errno);
+          if (fail_injected("fstat") || ::fstat(o.in.get(), &after) != 0) throw_errno("cannot stat " + job.src.string(), errno);
           if (static_cast<std::uint64_t>(after.st_size) != o.total)
             throw StorageError(job.src.string() + " changed size while being compressed");
           crash_point("close.compress.before_fsync");

@@ -13,6 +13,7 @@
 
 #include "array_logger/errors.hpp"
 #include "os/crash_point.hpp"
+#include "os/fail_point.hpp"
 #include "os/file_ops.hpp"
 #include "os/zstd_ptr.hpp"
 
@@ -21,7 +22,7 @@ namespace {
 
 std::size_t read_some(const Fd& fd, void* buf, std::size_t n, const std::filesystem::path& path) {
   for (;;) {
-    ssize_t got = ::read(fd.get(), buf, n);
+    ssize_t got = fail_injected("read") ? -1 : ::read(fd.get(), buf, n);
     if (got >= 0) return static_cast<std::size_t>(got);
     if (errno != EINTR) throw_errno("cannot read " + path.string(), errno);
   }
@@ -33,7 +34,7 @@ void compress_file(const std::filesystem::path& src, const std::filesystem::path
                    int workers, const ProgressFn& progress) {
   Fd in = open_file(src, O_RDONLY);
   struct stat st;
-  if (::fstat(in.get(), &st) != 0) throw_errno("cannot stat " + src.string(), errno);
+  if (fail_injected("fstat") || ::fstat(in.get(), &st) != 0) throw_errno("cannot stat " + src.string(), errno);
   const auto total = static_cast<std::uint64_t>(st.st_size);
   Fd out = open_file(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 

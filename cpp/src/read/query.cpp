@@ -11,7 +11,7 @@ Query::Impl::Impl(const Reader::Impl& r, detail::Statement s, bool d)
       nkeys(static_cast<int>(r.meta.spec.keys.size())),
       direct(d),
       rowid_col(d ? nkeys : nkeys + 1),
-      decoder(r.meta.spec, r.meta.format_version) {}
+      decoder(r.meta.spec, r.meta.format_version, &r.meta.form) {}
 
 bool Query::Impl::data_is_blob() const {
   return direct ? stmt.column_text(nkeys + 2) == "blob" : stmt.column_type(nkeys) == SQLITE_BLOB;
@@ -46,6 +46,7 @@ std::span<const std::byte> Query::Impl::fetch_blob() {
 }
 
 bool Query::Impl::read_payload_into(std::byte* out) {
+  if (decoder.encoded()) return false;  // a format-3 blob may have the payload's size by chance
   const std::span<const std::byte> prefix = decoder.raw_prefix();
   const std::uint64_t payload = decoder.payload_bytes();
   if (static_cast<std::uint64_t>(stmt.column_int64(nkeys + 1)) != prefix.size() + payload) return false;
@@ -102,7 +103,10 @@ void Query::decode_current() {
   Impl& q = *impl_;
   const std::span<const std::byte> stored = q.fetch_blob();  // SQLite errors name the file themselves
   try {
-    current_ = q.decoder.decode(stored);
+    if (q.sparse)
+      q.decoder.decode_sparse(stored, q.indices, q.values);
+    else
+      current_ = q.decoder.decode(stored);
   } catch (const CorruptFile& e) {
     throw q.corrupt(e.what());
   }
@@ -123,5 +127,8 @@ bool Query::next_into(std::byte* out) {
 }
 
 KeyRef Query::key(std::size_t i) const { return impl_->stmt.column_key(static_cast<int>(i)); }
+
+std::span<const std::uint64_t> Query::sparse_indices() const noexcept { return impl_->indices; }
+std::span<const std::byte> Query::sparse_values() const noexcept { return impl_->values; }
 
 }  // namespace array_logger

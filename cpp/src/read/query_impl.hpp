@@ -55,6 +55,9 @@ struct Query::Impl {
   std::vector<std::byte> raw;                      // direct reads land here
   std::vector<std::byte> head;                     // a blob's header, checked before its payload
   detail::BlobDecoder decoder;
+  bool sparse = false;  // rows come back as indices + values (Reader::query_sparse)
+  std::vector<std::uint64_t> indices;
+  std::vector<std::byte> values;
 };
 
 }  // namespace array_logger

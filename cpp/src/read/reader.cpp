@@ -99,6 +99,12 @@ Query Reader::query(std::string_view where, std::span<const KeyValue> params) co
       *impl_, impl_->prepare_user_query(cols, where, params, "reading rows", /*resumable=*/true), direct));
 }
 
+Query Reader::query_sparse(std::string_view where, std::span<const KeyValue> params) const {
+  Query q = query(where, params);
+  q.impl_->sparse = true;
+  return q;
+}
+
 std::uint64_t Reader::count(std::string_view where, std::span<const KeyValue> params) const {
   detail::Statement st = impl_->prepare_user_query("count(*)", where, params, "counting rows");
   if (!st.step()) st.fail(SQLITE_ERROR);

@@ -9,13 +9,15 @@
 namespace array_logger::detail {
 
 void throw_sqlite(sqlite3* db, int rc, std::string_view context) {
+  // The handle's message and extended code when its last error is the one
+  // reported; rc's own otherwise (an error found by us, or an injected one).
+  const bool from_handle = db != nullptr && sqlite3_errcode(db) == rc;
   std::string msg(context);
   msg += ": ";
-  msg += (db != nullptr && sqlite3_errcode(db) == rc) ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  msg += from_handle ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   const int primary = rc & 0xff;
   if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) throw CorruptFile(msg);
-  const int sys_errno = db != nullptr ? sqlite3_system_errno(db) : 0;
-  throw StorageError(msg, db != nullptr ? sqlite3_extended_errcode(db) : rc, sys_errno);
+  throw StorageError(msg, from_handle ? sqlite3_extended_errcode(db) : rc, from_handle ? sqlite3_system_errno(db) : 0);
 }
 
 Database::Database(const std::string& uri_or_path, int flags, std::string_view what) : what_(what) {

@@ -5,8 +5,12 @@
 #include "format/schema.hpp"
 #include "os/open_files.hpp"
 #include "os/crash_point.hpp"
+#include "os/fail_point.hpp"
+#include "format/stored_form.hpp"
 #include "sqlite/sql_text.hpp"
 #include "write/record_ring.hpp"
+#include "write/shard_dir.hpp"
+#include "array_logger/meta.hpp"
 #include "write/store_database.hpp"
 
 namespace array_logger::detail {
@@ -25,12 +29,12 @@ constexpr std::uint64_t kMaxRollbackTxnBytes = 32ull << 20;
 constexpr std::uint64_t kReopenedCheckpointBytes = 4ull << 20;
 
 // Every argument check of register, before any file is touched.
-const std::string& validated(const std::string& name, const ArraySpec& spec, const RegisterOptions& options) {
+const ArraySpec& validated(const std::string& name, const ArraySpec& spec, const RegisterOptions& options) {
   validate_array_name(name);
   validate_spec(spec);
   if (options.commit_threshold_rows == 0) throw InvalidArgument("commit_threshold_rows must be at least 1");
   if (!(options.commit_threshold_seconds > 0)) throw InvalidArgument("commit_threshold_seconds must be positive");
-  return name;
+  return spec;
 }
 
 }  // namespace
@@ -39,11 +43,15 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
                        const RegisterOptions& options, Synchronous sync)
     : name_(std::move(name)),
       options_(options),
-      files_(root, validated(name_, spec, options_)),
-      spec_(spec),
+      form_(stored_form_for(validated(name_, spec, options_), options_, stored_)),
+      files_(store_dir(root, name_, options_.shard), file_stem(name_, options_.shard)),
       sync_(sync),
-      nkeys_(spec.keys.size()) {
+      nkeys_(stored_.keys.size()) {
+  options_.keys_repr = stored_keys_repr(options_.keys_repr, form_);
   try {
+    if (!options_.shard.empty())
+      check_shard_spec(files_.db().parent_path(), name_, options_.shard, stored_,
+                       options_.keys_repr.empty() ? keys_repr(stored_.keys) : options_.keys_repr);
     open_database();
   } catch (...) {
     // Refused (meta mismatch, not our file, ...): leave the files as they were.
@@ -51,24 +59,30 @@ ArrayStore::ArrayStore(const std::filesystem::path& root, std::string name, cons
     throw;
   }
   files_.drop_stale_zst();
+  // After the .db.zst is gone: this first read in WAL mode creates the
+  // -wal and -shm files, which resume's crash points expect only once the
+  // .db is the one complete copy (tests/test_crash_points.py).
+  last_rowid_at_open_ = static_cast<std::uint64_t>(db_.query_int("SELECT coalesce(max(rowid), 0) FROM array_log"));
 }
 
 ArrayStore::~ArrayStore() { close_connection(); }
 
 void ArrayStore::open_database() {
   try {
-    StoreDatabase opened = open_store_database(files_.db(), name_, spec_, options_, sync_);
+    StoreDatabase opened = open_store_database(files_.db(), name_, stored_, form_, options_, sync_);
     db_ = std::move(opened.db);
     count_database_opened();
     journal_ = opened.journal;
     max_txn_bytes_ = journal_ == Journal::Rollback ? kMaxRollbackTxnBytes : kMaxWalTxnBytes;
     options_.shuffle_zstd = opened.shuffle_zstd;
-    encoder_ = BlobEncoder(spec_, opened.format_version, opened.shuffle_zstd, options_.shuffle_zstd_level);
-    if (opened.format_version == kFormatCurrent && !spec_.keys.empty())
+    encoder_ = BlobEncoder(stored_, opened.format_version, opened.shuffle_zstd, options_.shuffle_zstd_level);
+    // Formats 2 and 3 (not format 1's files, which a resumed run keeps as they are).
+    if (opened.format_version >= kFormatCurrent && !stored_.keys.empty())
       index_sql_ = "CREATE INDEX IF NOT EXISTS " + std::string(kFirstKeyIndex) + " ON array_log (" +
-                   quote_identifier(spec_.keys.front()) + ")";
-    insert_ = db_.prepare(insert_sql(spec_.keys, 1), "INSERT");
-    insert_batch_ = db_.prepare(insert_sql(spec_.keys, kBatchRows), "INSERT");
+                   quote_identifier(stored_.keys.front()) + ")";
+    insert_ = db_.prepare(insert_sql(stored_.keys, 1), "INSERT");
+    insert_batch_ = db_.prepare(insert_sql(stored_.keys, kBatchRows), "INSERT");
+    if (form_.period.steps) delete_row_ = db_.prepare("DELETE FROM array_log WHERE rowid = ?", "replacing a partial period");
     txn_sql_.emplace(db_);
   } catch (...) {
     close_connection();
@@ -80,6 +94,7 @@ void ArrayStore::close_connection() noexcept {
   txn_.reset();  // rolls back (callers commit first)
   insert_.finalize();
   insert_batch_.finalize();
+  delete_row_.finalize();
   txn_sql_.reset();
   if (!db_) return;
   db_.close();
@@ -108,17 +123,26 @@ void ArrayStore::reopen() {
   }
 }
 
-void ArrayStore::bind_row(Statement& st, int first_param, const Row& row) {
+bool ArrayStore::bind_row(Statement& st, int first_param, const Row& row) {
   const std::byte* keys = row.keys;
   const int nkeys = static_cast<int>(nkeys_);
+  KeyRef k;
   for (int i = 0; i < nkeys; ++i) {
-    KeyRef k;
     keys = unpack_key(keys, k);
     st.bind(first_param + i, k);
   }
   const std::span<const std::byte> blob = encoder_.encode(row.blob);
   st.bind_blob(first_param + nkeys, blob);
   bytes_in_txn_ += blob.size();
+  return k.kind == KeyRef::Kind::Integer && k.integer == 1;
+}
+
+void ArrayStore::replace_pending_partial() {
+  // The partial row is the last one (periods are written in order), so the
+  // row replacing it gets its rowid: rowids stay consecutive.
+  delete_row_.bind(1, pending_partial_);
+  delete_row_.run();
+  pending_partial_ = 0;
 }
 
 void ArrayStore::insert(std::span<const Row> rows) {
@@ -127,8 +151,16 @@ void ArrayStore::insert(std::span<const Row> rows) {
   while (i < rows.size()) {
     if (!txn_) txn_.emplace(db_, *txn_sql_);
     const std::uint64_t until_commit = options_.commit_threshold_rows - rows_in_txn_;
-    // Filtered blobs share one output buffer, so they go one per statement.
-    if (!encoder_.filtered() && rows.size() - i >= kBatchRows && until_commit >= kBatchRows) {
+    // Filtered blobs share one output buffer, so they go one per statement;
+    // periodic rows (one per period) may replace a partial row.
+    if (form_.period.steps) {
+      if (pending_partial_) replace_pending_partial();
+      const bool partial = bind_row(insert_, 1, rows[i]);
+      insert_.run();
+      if (partial) pending_partial_ = sqlite3_last_insert_rowid(db_.get());
+      ++i;
+      ++rows_in_txn_;
+    } else if (!encoder_.filtered() && rows.size() - i >= kBatchRows && until_commit >= kBatchRows) {
       for (std::size_t r = 0; r < kBatchRows; ++r)
         bind_row(insert_batch_, 1 + static_cast<int>(r) * params_per_row, rows[i + r]);
       insert_batch_.run();
@@ -152,6 +184,7 @@ ArrayStore::Clock::time_point ArrayStore::commit_deadline() const noexcept {
 void ArrayStore::commit() {
   if (!txn_) return;
   crash_point("commit.before");
+  if (const int rc = injected_failure("sqlite.commit")) db_.fail(rc, "COMMIT");  // tests only
   txn_->commit();
   crash_point("commit.after");
   txn_.reset();

@@ -28,12 +28,20 @@ class ArrayStore {
   using Clock = std::chrono::steady_clock;
 
   // Opens or creates {root}/{name}.db (resuming {name}.db.zst when only
-  // that exists) and checks its meta against `spec`.
+  // that exists) and checks its meta against `spec` (what log() takes) and
+  // the stored form the options ask for (format/stored_form.hpp).
   ArrayStore(const std::filesystem::path& root, std::string name, const ArraySpec& spec,
              const RegisterOptions& options, Synchronous sync);
 
   const std::string& name() const noexcept { return name_; }
   const RegisterOptions& options() const noexcept { return options_; }
+  // What the file's rows are: keys (+ steps, partial), shape, stored dtype.
+  const ArraySpec& stored_spec() const noexcept { return stored_; }
+  const StoredForm& form() const noexcept { return form_; }
+  // The largest rowid when the file was opened (0: empty). Rows inserted
+  // later get the next rowids in order, a replaced partial period row's
+  // successor takes its rowid (see insert()).
+  std::uint64_t last_rowid_at_open() const noexcept { return last_rowid_at_open_; }
   StoreFiles& files() noexcept { return files_; }
   // Bytes the producer copies before each payload (see BlobEncoder).
   const std::vector<std::byte>& queued_prefix() const noexcept { return encoder_.queued_prefix(); }
@@ -50,6 +58,8 @@ class ArrayStore {
 
   // Writer thread: inserts rows in order, committing whenever the row or
   // byte threshold is reached (exactly as row-at-a-time inserts would).
+  // Periodic names: a row marked partial (the open period at flush/close)
+  // is replaced, in the transaction of the next row, by that next row.
   void insert(std::span<const Row> rows);
   std::uint64_t rows_in_transaction() const noexcept { return rows_in_txn_; }
   // Rows this store has inserted and committed since it was opened.
@@ -79,26 +89,32 @@ class ArrayStore {
   ArrayStore& operator=(const ArrayStore&) = delete;
 
  private:
-  void bind_row(Statement& st, int first_param, const Row& row);
+  // Binds one row's keys and blob; returns whether its last key is the
+  // integer 1 (a periodic name's partial row).
+  bool bind_row(Statement& st, int first_param, const Row& row);
+  void replace_pending_partial();
   void open_database();
   void close_connection() noexcept;
 
   std::string name_;
   RegisterOptions options_;
+  ArraySpec stored_;  // computed and checked before any file is touched
+  StoredForm form_;
   StoreFiles files_;  // before db_: the name lock outlives the connection
-  ArraySpec spec_;
   Synchronous sync_;
   bool finished_ = false;
   std::size_t nkeys_;
   Database db_;
   BlobEncoder encoder_;
-  Statement insert_, insert_batch_;
+  Statement insert_, insert_batch_, delete_row_;
   std::optional<TransactionStatements> txn_sql_;
   std::optional<Transaction> txn_;  // the open write transaction, if any
   Journal journal_ = Journal::Wal;
   std::string index_sql_;  // CREATE INDEX run at finish (format 2 only)
   std::uint64_t max_txn_bytes_ = 0;
   std::uint64_t rows_in_txn_ = 0, bytes_in_txn_ = 0, rows_committed_ = 0;
+  std::uint64_t last_rowid_at_open_ = 0;
+  std::int64_t pending_partial_ = 0;  // rowid of this session's partial period row, 0: none
   Clock::time_point last_commit_ = Clock::now();
 };
 

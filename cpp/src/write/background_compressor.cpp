@@ -105,7 +105,7 @@ bool BackgroundCompressor::step(std::unique_ptr<SegmentCompressor>& sc, std::vec
         if (w.cache->has(i)) continue;
         Fd fd = open_file(w.db, O_RDONLY);
         segment.resize(kSegmentBytes);
-        if (pread_full(fd.get(), segment.data(), segment.size(), i * kSegmentBytes) !=
+        if (pread_full(fd.get(), segment.data(), segment.size(), i * kSegmentBytes, Injectable::no) !=
             static_cast<std::int64_t>(segment.size()))
           break;
         if (!sc) sc = std::make_unique<SegmentCompressor>(level_);

@@ -20,7 +20,9 @@
 #include "os/segmented_zstd.hpp"
 #include "write/array_store.hpp"
 #include "write/background_compressor.hpp"
+#include "write/periodic_stream.hpp"
 #include "write/record_ring.hpp"
+#include "write/row_encoder.hpp"
 #include "write/store_pool.hpp"
 
 namespace array_logger {
@@ -40,6 +42,16 @@ struct StreamInfo {
   std::uint64_t payload_bytes;
   std::vector<std::byte> prefix;  // blob header copied before each payload
   std::size_t fixed_record_bytes;  // record size without text keys
+  // Fixed-point or sparse names: log() queues the stored blob itself
+  // (row_encoder.hpp). Used under the Logger's mutex.
+  std::unique_ptr<detail::RowEncoder> encoder;
+  // Periodic names: log() adds each step here; one row per period is queued.
+  std::unique_ptr<detail::PeriodicStream> periodic;
+  // Checkpoints (guarded by the mutex): the file's last rowid at register
+  // and the final rows queued since (all but periodic partial rows), so
+  // the k-th final row has rowid base_rowid + k.
+  std::uint64_t base_rowid = 0;
+  std::uint64_t final_rows = 0;
   // Guarded by the Logger's mutex. Rows logged since the writer last took
   // the queue, and how many more complete this name's open commit group:
   // when `arrived` reaches `needed`, the writer must run so that the group
@@ -53,6 +65,10 @@ struct StreamInfo {
   std::uint64_t committed = 0;
   std::uint64_t max_uncommitted = 0;
 };
+
+// What a queued row is: logged by the caller, a periodic name's complete
+// period, or its open period written as a partial row.
+enum class RowKind { Logged, Period, Partial };
 
 }  // namespace
 
@@ -93,6 +109,11 @@ struct Logger::Impl {
   void process(std::uint64_t from, std::uint64_t to, std::vector<ArrayStore*>& local);
   void fail(std::exception_ptr e);
   bool push(StreamId id, std::span<const KeyRef> keys, const void* data, std::size_t nbytes, bool may_block);
+  bool enqueue(std::unique_lock<std::mutex>& lock, StreamId id, StreamInfo& info, std::span<const KeyRef> keys,
+               const void* data, std::size_t nbytes, bool may_block, RowKind kind);
+  bool step(StreamId id, StreamInfo& info, std::span<const KeyRef> keys, const void* data, bool may_block);
+  void write_open_periods(std::vector<LogPosition>* positions);
+  void wait_flushed();
   void compress_all();
 };
 
@@ -206,44 +227,73 @@ bool Logger::Impl::push(StreamId id, std::span<const KeyRef> keys, const void* d
   if (closed) throw StateError("Logger is closed");
   if (failed.load(std::memory_order_acquire)) rethrow_writer_error();
   if (id >= infos.size()) throw InvalidArgument("unknown array id " + std::to_string(id));
-  const StreamInfo& info = *infos[id];
+  StreamInfo& info = *infos[id];
   if (keys.size() != info.spec.keys.size())
     throw InvalidArgument("'" + info.name + "' expects " + std::to_string(info.spec.keys.size()) +
                           " key values, got " + std::to_string(keys.size()));
   if (nbytes != info.payload_bytes)
     throw InvalidArgument("Shape mismatch for '" + info.name + "': expected " +
                           std::to_string(info.payload_bytes) + " bytes, got " + std::to_string(nbytes));
-  std::size_t keys_bytes = 0;
-  std::size_t record = info.fixed_record_bytes;
-  if (std::any_of(keys.begin(), keys.end(), [](const KeyRef& k) { return k.kind == KeyRef::Kind::Text; })) {
-    keys_bytes = detail::packed_keys_size(keys);
-    record = round8(sizeof(RecordHeader) + round8(keys_bytes) + info.prefix.size() + nbytes);
-    if (record > ring.capacity() / 2) throw InvalidArgument("key text too long");
-  } else {
-    keys_bytes = detail::packed_number_keys_size(keys.size());
+  if (info.periodic) {
+    lock.unlock();
+    return step(id, info, keys, data, may_block);
   }
+  return enqueue(lock, id, info, keys, data, nbytes, may_block, RowKind::Logged);
+}
+
+bool Logger::Impl::enqueue(std::unique_lock<std::mutex>& lock, StreamId id, StreamInfo& info,
+                           std::span<const KeyRef> keys, const void* data, std::size_t nbytes, bool may_block,
+                           RowKind kind) {
+  if (closed) throw StateError("Logger is closed");
+  if (failed.load(std::memory_order_acquire)) rethrow_writer_error();
+  const bool text_keys =
+      std::any_of(keys.begin(), keys.end(), [](const KeyRef& k) { return k.kind == KeyRef::Kind::Text; });
+  const std::size_t keys_bytes =
+      text_keys ? detail::packed_keys_size(keys) : detail::packed_number_keys_size(keys.size());
+  std::size_t blob_bytes = info.prefix.size() + nbytes;
+  detail::RowEncoder::Plan plan;
+  // The record's size (and, for encoded names, its blob: the encoder's
+  // scratch is only ours while we hold the mutex, so it is planned again
+  // after every wait).
+  auto size_record = [&] {
+    if (info.encoder) {
+      plan = info.encoder->plan(static_cast<const std::byte*>(data), kind != RowKind::Logged);
+      blob_bytes = plan.blob_bytes;
+    }
+    if (!text_keys && !info.encoder) return info.fixed_record_bytes;
+    return round8(sizeof(RecordHeader) + round8(keys_bytes) + blob_bytes);
+  };
+  std::size_t record = size_record();
+  if (text_keys && record > ring.capacity() / 2) throw InvalidArgument("key text too long");
   // Wait while the writer is too far behind (the loss bound: a plain
   // comparison, no system call, while it keeps up) or the buffer is full.
-  StreamInfo& stream = *infos[id];
+  // Periodic rows are bounded per step instead (step()).
+  StreamInfo& stream = info;
+  const std::uint64_t max_uncommitted = kind == RowKind::Logged ? stream.max_uncommitted : UINT64_MAX;
   std::byte* out;
-  while (stream.logged - stream.committed >= stream.max_uncommitted ||
-         (out = ring.try_reserve(record)) == nullptr) {
+  while (stream.logged - stream.committed >= max_uncommitted || (out = ring.try_reserve(record)) == nullptr) {
     if (!may_block) return false;
     wake = true;
     writer_cv.notify_one();
     space_cv.wait(lock);
     if (failed.load(std::memory_order_acquire)) rethrow_writer_error();
     if (closed) throw StateError("Logger is closed");
+    if (info.encoder) record = size_record();
   }
   RecordHeader h{static_cast<std::uint32_t>(record), id, static_cast<std::uint32_t>(keys_bytes),
-                 static_cast<std::uint32_t>(info.prefix.size() + nbytes)};
+                 static_cast<std::uint32_t>(blob_bytes)};
   std::memcpy(out, &h, sizeof h);
   detail::pack_keys(keys, out + sizeof h);
   std::byte* blob = out + sizeof h + round8(keys_bytes);
-  if (!info.prefix.empty()) std::memcpy(blob, info.prefix.data(), info.prefix.size());
-  std::memcpy(blob + info.prefix.size(), data, nbytes);
+  if (info.encoder) {
+    info.encoder->write(plan, static_cast<const std::byte*>(data), blob);
+  } else {
+    if (!info.prefix.empty()) std::memcpy(blob, info.prefix.data(), info.prefix.size());
+    std::memcpy(blob + info.prefix.size(), data, nbytes);
+  }
   bytes_since_wake += record;
   ++stream.logged;
+  if (kind != RowKind::Partial) ++stream.final_rows;
   if (++stream.arrived == stream.needed || bytes_since_wake >= ring.capacity() / 8) {
     bytes_since_wake = 0;
     wake = true;
@@ -251,6 +301,75 @@ bool Logger::Impl::push(StreamId id, std::span<const KeyRef> keys, const void* d
     writer_cv.notify_one();
   }
   return true;
+}
+
+bool Logger::Impl::step(StreamId id, StreamInfo& info, std::span<const KeyRef> keys, const void* data,
+                        bool may_block) {
+  detail::PeriodicStream& p = *info.periodic;
+  std::unique_lock plock(p.mu);
+  // Queueing the period's row may wait: the caller retries blocking (the
+  // binding releases the GIL for it), once per period.
+  if (!may_block && p.completes_with_next_step()) return false;
+  if (p.steps() == 0 && !opts.throughput_mode) {
+    // The loss bound of periodic names: a period starts once the previous
+    // period's row is committed, so a kill loses at most one period of steps.
+    std::unique_lock lock(mu);
+    while (info.logged != info.committed) {
+      if (!may_block) return false;
+      wake = true;
+      writer_cv.notify_one();
+      space_cv.wait(lock);
+      if (failed.load(std::memory_order_acquire)) rethrow_writer_error();
+      if (closed) throw StateError("Logger is closed");
+    }
+  }
+  p.add(keys, static_cast<const std::byte*>(data));
+  if (p.steps() < p.period()) return true;
+  const auto row = p.row(false);
+  std::unique_lock lock(mu);
+  enqueue(lock, id, info, row.keys, row.payload.data(), row.payload.size(), true, RowKind::Period);
+  p.start_next();
+  return true;
+}
+
+void Logger::Impl::write_open_periods(std::vector<LogPosition>* positions) {
+  std::vector<std::pair<StreamId, StreamInfo*>> all;
+  {
+    std::lock_guard lock(mu);
+    for (std::size_t i = 0; i < infos.size(); ++i) all.emplace_back(static_cast<StreamId>(i), infos[i].get());
+  }
+  for (auto [id, info] : all) {
+    LogPosition pos{info->name, 0, std::nullopt};
+    if (!info->periodic) {
+      if (positions == nullptr) continue;
+      std::lock_guard lock(mu);
+      pos.rows = info->base_rowid + info->final_rows;
+      positions->push_back(std::move(pos));
+      continue;
+    }
+    // The period's state and the position are taken together, under the
+    // name's own mutex: no step of it can come in between.
+    detail::PeriodicStream& p = *info->periodic;
+    std::lock_guard plock(p.mu);
+    if (positions && p.steps()) pos.open_period = p.state();
+    std::unique_lock lock(mu);
+    if (p.steps()) {
+      const auto row = p.row(true);
+      enqueue(lock, id, *info, row.keys, row.payload.data(), row.payload.size(), true, RowKind::Partial);
+    }
+    pos.rows = info->base_rowid + info->final_rows;
+    if (positions) positions->push_back(std::move(pos));
+  }
+}
+
+void Logger::Impl::wait_flushed() {
+  std::unique_lock lock(mu);
+  if (closed) throw StateError("Logger is closed");
+  const std::uint64_t target = ++flush_requested;
+  wake = true;
+  writer_cv.notify_one();
+  space_cv.wait(lock, [&] { return flush_done >= target || failed.load(); });
+  if (failed.load()) rethrow_writer_error();
 }
 
 void Logger::Impl::compress_all() {
@@ -362,7 +481,11 @@ Logger::StreamId Logger::register_array(std::string_view name, const ArraySpec& 
     std::lock_guard lock(im.mu);
     check_can_register();
   }
-  auto store = std::make_unique<ArrayStore>(im.opts.root, std::string(name), spec, options, im.opts.synchronous);
+  // Periodic names commit each period's row as it is queued (the loss
+  // bound of docs/DURABILITY.md); throughput mode keeps commit groups.
+  RegisterOptions effective = options;
+  if (options.period.steps && !im.opts.throughput_mode) effective.commit_threshold_rows = 1;
+  auto store = std::make_unique<ArrayStore>(im.opts.root, std::string(name), spec, effective, im.opts.synchronous);
   // Over the process's budget of open databases: the writer reopens it
   // when its first rows arrive (it holds no other store of ours yet).
   if (detail::open_databases() > detail::max_open_databases()) store->close_database();
@@ -371,8 +494,15 @@ Logger::StreamId Logger::register_array(std::string_view name, const ArraySpec& 
   info->spec = spec;
   info->payload_bytes = spec.payload_bytes();
   info->prefix = store->queued_prefix();
-  info->fixed_record_bytes =
-      round8(sizeof(RecordHeader) + round8(detail::packed_number_keys_size(spec.keys.size())) + info->prefix.size() + info->payload_bytes);
+  const StoredForm& form = store->form();
+  const ArraySpec& stored = store->stored_spec();
+  if (form.fixed_point || form.sparse_index_dtype) info->encoder = std::make_unique<detail::RowEncoder>(stored, form);
+  if (form.period.steps)
+    info->periodic = std::make_unique<detail::PeriodicStream>(spec, form.period, form.fixed_point, options.resume_period);
+  info->base_rowid = store->last_rowid_at_open();
+  // The queued rows are the stored ones (a periodic name's output dtype, its steps and partial keys).
+  info->fixed_record_bytes = round8(sizeof(RecordHeader) + round8(detail::packed_number_keys_size(stored.keys.size())) +
+                                    info->prefix.size() + stored.payload_bytes());
 
   std::unique_lock lock(im.mu);
   check_can_register();
@@ -440,18 +570,41 @@ bool Logger::try_log(StreamId id, std::span<const KeyRef> keys, const void* data
 void Logger::flush() {
   Impl& im = *impl_;
   im.check_usable();
-  std::unique_lock lock(im.mu);
-  if (im.closed) throw StateError("Logger is closed");
-  const std::uint64_t target = ++im.flush_requested;
-  im.wake = true;
-  im.writer_cv.notify_one();
-  im.space_cv.wait(lock, [&] { return im.flush_done >= target || im.failed.load(); });
-  if (im.failed.load()) im.rethrow_writer_error();
+  {
+    std::lock_guard lock(im.mu);
+    if (im.closed) throw StateError("Logger is closed");
+  }
+  im.write_open_periods(nullptr);
+  im.wait_flushed();
+}
+
+std::vector<LogPosition> Logger::checkpoint_positions() {
+  Impl& im = *impl_;
+  im.check_usable();
+  {
+    std::lock_guard lock(im.mu);
+    if (im.closed) throw StateError("Logger is closed");
+  }
+  std::vector<LogPosition> positions;
+  im.write_open_periods(&positions);
+  im.wait_flushed();
+  return positions;
 }
 
 void Logger::close() {
   Impl& im = *impl_;
   im.check_usable();
+  {
+    std::lock_guard lock(im.mu);
+    if (im.closed) return;
+  }
+  // Open periods become partial rows (reported after the writer's own error, if any).
+  std::exception_ptr period_error;
+  try {
+    im.write_open_periods(nullptr);
+  } catch (...) {
+    period_error = std::current_exception();
+  }
   {
     std::lock_guard lock(im.mu);
     if (im.closed) return;
@@ -482,6 +635,7 @@ void Logger::close() {
   im.stores.clear();
   if (im.writer_error) std::rethrow_exception(im.writer_error);
   if (compress_error) std::rethrow_exception(compress_error);
+  if (period_error) std::rethrow_exception(period_error);
 }
 
 bool Logger::closed() const noexcept {

@@ -3,6 +3,7 @@
 #include "array_logger/errors.hpp"
 #include "array_logger/meta.hpp"
 #include "format/schema.hpp"
+#include "os/fail_point.hpp"
 #include "sqlite/transaction.hpp"
 
 namespace array_logger::detail {
@@ -55,7 +56,7 @@ void set_journal_mode(StoreDatabase& s) {
 
 // The file's spec must be the registered one.
 void check_existing(StoreDatabase& s, const std::filesystem::path& path, const std::string& name,
-                    const ArraySpec& spec) {
+                    const ArraySpec& spec, const StoredForm& form) {
   FileMeta meta;
   try {
     meta = decode_meta(read_meta_rows(s.db));
@@ -66,6 +67,10 @@ void check_existing(StoreDatabase& s, const std::filesystem::path& path, const s
   if (!(meta.spec == spec)) {
     throw MetaMismatch("Meta mismatch for '" + name + "': " + path.string() + " has " + meta.spec.describe() +
                        " but register asked for " + spec.describe());
+  }
+  if (!(meta.form == form)) {
+    throw MetaMismatch("Meta mismatch for '" + name + "': " + path.string() + " stores " + meta.form.describe() +
+                       " but register asked for " + form.describe());
   }
   check_array_log_columns(s.db, spec.keys, path.string());
   s.format_version = meta.format_version;
@@ -78,7 +83,7 @@ void check_existing(StoreDatabase& s, const std::filesystem::path& path, const s
 }
 
 void create_or_check(StoreDatabase& s, const std::filesystem::path& path, const std::string& name,
-                     const ArraySpec& spec, const RegisterOptions& options) {
+                     const ArraySpec& spec, const StoredForm& form, const RegisterOptions& options) {
   std::string keys_text = keys_repr(spec.keys);
   if (!options.keys_repr.empty()) {
     if (parse_keys_repr(options.keys_repr) != spec.keys)
@@ -92,22 +97,23 @@ void create_or_check(StoreDatabase& s, const std::filesystem::path& path, const 
     Transaction txn(s.db, Transaction::Mode::Immediate);
     // A concurrent process may have created the schema meanwhile.
     if (!s.db.has_table("meta")) {
-      MetaRows meta = new_file_meta(spec, keys_text, options.shuffle_zstd, options.user_metadata);
+      MetaRows meta = new_file_meta(spec, keys_text, options.shuffle_zstd, options.user_metadata, form, options.shard);
       meta.emplace_back(kJournalMetaKey, s.journal == Journal::Rollback ? "rollback" : "wal");
       create_tables(s.db, spec.keys, meta);
       txn.commit();
-      s.format_version = kFormatCurrent;
+      s.format_version = form.format_version();
       s.shuffle_zstd = options.shuffle_zstd;
       return;
     }
   }
-  check_existing(s, path, name, spec);
+  check_existing(s, path, name, spec, form);
 }
 
 }  // namespace
 
 StoreDatabase open_store_database(const std::filesystem::path& db_path, const std::string& name,
-                                  const ArraySpec& spec, const RegisterOptions& options, Synchronous sync) {
+                                  const ArraySpec& spec, const StoredForm& form, const RegisterOptions& options,
+                                  Synchronous sync) {
   StoreDatabase s{Database(db_path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            db_path.string()),
                   kFormatCurrent, options.shuffle_zstd};
@@ -115,10 +121,11 @@ StoreDatabase open_store_database(const std::filesystem::path& db_path, const st
   // (SQLite's default is FULL: a few fsyncs per name, which thousands of
   // names register one after the other would wait for).
   s.db.exec(synchronous_pragma(sync));
+  if (const int rc = injected_failure("sqlite.open")) s.db.fail(rc, "cannot open");  // tests only
   if (s.db.has_table("meta") || s.db.has_table("array_log"))
-    check_existing(s, db_path, name, spec);
+    check_existing(s, db_path, name, spec, form);
   else
-    create_or_check(s, db_path, name, spec, options);
+    create_or_check(s, db_path, name, spec, form, options);
   if (s.journal == Journal::Rollback) return s;
   // Checkpoint (and, with synchronous=NORMAL, fsync) once per ~64 MiB of WAL
   // instead of SQLite's default 1000 pages: with a commit every 100 small

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "array_logger/array_spec.hpp"
+#include "array_logger/meta.hpp"
 #include "array_logger/options.hpp"
 #include "sqlite/database.hpp"
 
@@ -28,10 +29,12 @@ inline constexpr const char* kJournalMetaKey = "write_journal";
 // Rows above this many blob bytes get a rollback journal under Journal::Auto.
 inline constexpr std::uint64_t kRollbackMinBlobBytes = 32u << 10;
 
-// Throws MetaMismatch when the file holds another spec (or is not an
+// `spec` and `form` describe the stored rows (stored_form.hpp). Throws
+// MetaMismatch when the file holds another spec or form (or is not an
 // array_logger file), InvalidArgument for a keys_repr that does not spell
 // the keys, StorageError.
 StoreDatabase open_store_database(const std::filesystem::path& db_path, const std::string& name,
-                                  const ArraySpec& spec, const RegisterOptions& options, Synchronous sync);
+                                  const ArraySpec& spec, const StoredForm& form, const RegisterOptions& options,
+                                  Synchronous sync);
 
 }  // namespace array_logger::detail

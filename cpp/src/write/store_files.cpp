@@ -10,6 +10,7 @@
 
 #include "array_logger/errors.hpp"
 #include "os/crash_point.hpp"
+#include "os/fail_point.hpp"
 #include "os/file_ops.hpp"
 
 namespace array_logger::detail {
@@ -36,12 +37,13 @@ namespace {
 // closed database is in rollback mode, and its header's page count is valid
 // when the change counter equals version-valid-for (file format, 1.3).
 void check_whole_database(const std::filesystem::path& db, const std::filesystem::path& shown) {
-  const auto header = read_sqlite_header(db);
+  Fd fd = open_file(db, O_RDONLY);
+  const auto header = read_sqlite_header(fd);
   if (!header || !header->rollback() || !header->page_count) return;  // SQLite will say
   const std::uint64_t page_size = header->page_size, pages = *header->page_count;
-  const auto found = size_if_exists(db);
-  if (!found) throw_errno("cannot stat " + db.string(), errno);
-  const std::uint64_t size = *found;
+  struct stat st;
+  if (fail_injected("fstat") || ::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + db.string(), errno);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
   if (page_size >= 512 && (size % page_size != 0 || size < pages * page_size))
     throw CorruptFile(shown.string() + " is truncated: it holds " + std::to_string(size) +
                       " bytes of a database of " + std::to_string(pages) + " pages of " +
@@ -66,10 +68,10 @@ StoreFiles::StoreFiles(const std::filesystem::path& root, const std::string& nam
   if (std::filesystem::is_directory(db_))
     throw StorageError(db_.string() + " is a directory, not a database file", 0, EISDIR);
   if (!file_exists(db_) && file_exists(zst_)) {
-    decompress_file(zst_, db_tmp_, 0644);
     try {
+      decompress_file(zst_, db_tmp_, 0644);
       check_whole_database(db_tmp_, zst_);
-    } catch (...) {
+    } catch (...) {  // a partial or wrong copy: gone, the .db.zst untouched
       remove_if_exists(db_tmp_);
       throw;
     }

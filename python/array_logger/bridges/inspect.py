@@ -143,6 +143,7 @@ def details(path: str) -> Dict[str, Any]:
             out["compression"] = None
             out["sqlite"]["journal_mode"] = sqlite_header(r.path).get("journal_mode")
         out["blob_filter"] = meta.get("blob_filter", "none")
+        out["storage"] = r.storage  # periodic rows, fixed point, sparse (docs/FORMAT.md 5.4, 5.5, 10)
         return out
 
 
