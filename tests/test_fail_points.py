@@ -225,9 +225,7 @@ def test_a_logger_closed_after_a_failed_commit_says_it_is_closed(tmp_path: Path)
             except Exception as e:
                 print(step, type(e).__name__, str(e).splitlines()[0])
     """
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(tmp_path)],
-                          env=child_env(ARRAY_LOGGER_FAIL_AT="sqlite.commit=SQLITE_IOERR"), capture_output=True,
-                          text=True, timeout=120)
+    done = run_child(code, str(tmp_path), env=child_env(ARRAY_LOGGER_FAIL_AT="sqlite.commit=SQLITE_IOERR"))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == "log ok", lines
