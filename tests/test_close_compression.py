@@ -333,3 +333,23 @@ def test_close_progress_reports_every_name_up_to_its_whole_size(tmp_path: Path, 
         assert done == sorted(done) and done[-1] == size, mine
         with array_logger.open_reader(root / f"{name}.db.zst") as reader:
             assert np.array_equal(reader.read_all().arrays, rows if name == "a" else -rows)
+
+
+def test_close_releases_the_frames_of_the_run_before_the_logger_object_goes(tmp_path: Path) -> None:
+    # close() removes every side file at once (the same name may be
+    # registered again right away), not when the Logger object is collected.
+    lg = array_logger.Logger(tmp_path, 1, handle_signals=False)
+    lg.register("big", keys=["i"], shape=(512, 512), dtype="float32")
+    for i in range(80):  # 80 MiB: the WAL checkpoints at 64 MiB, the background thread compresses a segment
+        lg.log("big", {"i": i}, np.full((512, 512), i, np.float32))
+    lg.flush()
+    side = tmp_path / ".big.db.zst.frames"
+    deadline = time.monotonic() + 120
+    while not (side.exists() and side.stat().st_size > 0):
+        assert time.monotonic() < deadline, "no frame compressed during the run"
+        time.sleep(0.05)
+    lg.close()
+    assert os.listdir(tmp_path) == ["big.db.zst"], os.listdir(tmp_path)
+    with array_logger.open_reader(tmp_path / "big.db.zst") as reader:
+        assert reader.read_all().keys["i"].tolist() == list(range(80))
+    del lg

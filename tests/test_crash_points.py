@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Dict, FrozenSet
 
@@ -22,7 +20,7 @@ import numpy as np
 import pytest
 
 import array_logger
-from al_helpers import check_logged_rows, child_env, visible_files, zstd_decompress
+from al_helpers import check_logged_rows, child_env, resume_and_append, run_child, visible_files, zstd_decompress
 
 ROWS = 300
 
@@ -39,9 +37,7 @@ def check_rows(path: Path, n: int) -> None:
 
 
 def run_killed(code: str, root: Path, step: str, *args: str) -> subprocess.CompletedProcess:
-    env = child_env(ARRAY_LOGGER_CRASH_AT=step)
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(root), *args], env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = run_child(code, str(root), *args, env=child_env(ARRAY_LOGGER_CRASH_AT=step))
     assert done.returncode == -signal.SIGKILL, (step, done.returncode, done.stderr)
     assert f"array_logger: crash point {step.split(':')[0]}" in done.stderr, done.stderr
     return done
@@ -52,15 +48,6 @@ def make_run(root: Path, compression) -> None:
         lg.register("x", keys=["i"], shape=(64,), dtype="float64")
         for i in range(ROWS):
             lg.log("x", {"i": i}, row(i))
-
-
-def resume_and_append(root: Path, n: int) -> None:
-    """The next run: register cleans up what the kill left, resumes, appends one row."""
-    with array_logger.Logger(root, 3, handle_signals=False) as lg:
-        lg.register("x", keys=["i"], shape=(64,), dtype="float64")
-        lg.log("x", {"i": n}, row(n))
-    assert files(root) == {"x.db.zst"}, files(root)
-    check_rows(root / "x.db.zst", n + 1)
 
 
 # --- close --------------------------------------------------------------------------------------
@@ -107,7 +94,7 @@ def test_kill_at_every_step_of_close(tmp_path: Path, step: str, mode: str) -> No
         if "x.db" in left:  # both: identical contents
             assert zstd_decompress(zst.read_bytes()) == db.read_bytes()
     check_rows(root / "x.db", ROWS)  # what a user opens: .db, else .db.zst
-    resume_and_append(root, ROWS)
+    resume_and_append(root, ROWS, row)
 
 
 # --- resume -------------------------------------------------------------------------------------
@@ -148,7 +135,7 @@ def test_kill_at_every_step_of_resume(tmp_path: Path, step: str) -> None:
     if "x.db.zst" in left:
         assert (root / "x.db.zst").read_bytes() == original  # never modified in place
         check_rows(root / "x.db.zst", ROWS)
-    resume_and_append(root, ROWS)
+    resume_and_append(root, ROWS, row)
 
 
 # --- commit -------------------------------------------------------------------------------------
