@@ -442,6 +442,12 @@ def _progress(args: argparse.Namespace, make: Callable[[], Any]) -> Iterator[Any
             progress.close()
 
 
+def _check_level(level: int) -> None:
+    """--level of compress and merge: a zstd level, as init()'s compression_level."""
+    if not 1 <= level <= 22:
+        raise UsageError(f"--level must be 1..22, got {level}")
+
+
 def _size_of(path: str) -> int:
     return os.stat(path).st_size if os.path.exists(path) else 0
 
@@ -449,8 +455,7 @@ def _size_of(path: str) -> int:
 def cmd_compress(args: argparse.Namespace) -> int:
     from ._core import compress_file
 
-    if not 1 <= args.level <= 22:
-        raise UsageError(f"--level must be 1..22, got {args.level}")
+    _check_level(args.level)
     from .bridges.progress import BytesProgress
 
     before = {p: _size_of(p) for p in (args.file, args.file + ".zst")}
@@ -489,8 +494,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from .bridges import merge
 
-    if args.level is not None and not 1 <= args.level <= 22:
-        raise UsageError(f"--level must be 1..22, got {args.level}")
+    if args.level is not None:
+        _check_level(args.level)
     n = merge.merge(args.output, args.inputs, duplicates=args.duplicates, compression_level=args.level)
     print(f"wrote {n} rows to {args.output}", file=sys.stderr)
     return EXIT_OK
