@@ -43,6 +43,7 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 
 import array_logger
+from report import write_section
 
 WORKLOADS = {"M": (100_000, (10, 5)), "XL": (1_000, (512, 512))}
 BEGIN, END = "<!-- analysis:begin -->", "<!-- analysis:end -->"
@@ -180,17 +181,8 @@ def keep_other_rows(section: str, old_text: str, workloads: List[str]) -> str:
 
 
 def write(section: str, out: str, workloads: List[str]) -> None:
-    if out == "-":
-        print(section)
-        return
-    path = Path(out)
-    text = path.read_text() if path.exists() else ""
-    section = keep_other_rows(section, text, workloads)
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    old = Path(out).read_text() if out != "-" and Path(out).exists() else ""
+    write_section(out, BEGIN, keep_other_rows(section, old, workloads), end=END)
 
 
 def main() -> None:

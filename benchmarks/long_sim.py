@@ -36,6 +36,7 @@ from typing import Callable, Dict, List
 import numpy as np
 
 import array_logger
+from report import write_section
 
 BEGIN, END = "<!-- long-sim:begin -->", "<!-- long-sim:end -->"
 
@@ -317,17 +318,6 @@ def render(per: List[Dict[str, object]], fp: List[Dict[str, object]], sp: List[D
     return "\n".join(L) + "\n"
 
 
-def write(section: str, out: str) -> None:
-    if out == "-":
-        print(section)
-        return
-    path = Path(out)
-    text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) + 1:]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
 
 
 def main() -> None:
@@ -344,7 +334,7 @@ def main() -> None:
     fp = bench_fixed_point(fp_rows)
     sp = bench_sparse(sp_rows, repeat)
     cg = {} if args.no_callgrind else bench_callgrind(args.quick)
-    write(render(per, fp, sp, steps, fp_rows, sp_rows, repeat, cg), args.out)
+    write_section(args.out, BEGIN, render(per, fp, sp, steps, fp_rows, sp_rows, repeat, cg), end=END)
 
 
 if __name__ == "__main__":

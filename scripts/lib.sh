@@ -13,6 +13,8 @@ al_repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 al_prog="$(basename "${0%.sh}")"
 al_log() { echo "$al_prog: $*" >&2; }
 al_die() { echo "$al_prog: ERROR: $*" >&2; exit 1; }
+# A step of a long check, with the seconds since the script started (stdout).
+al_step() { echo "$al_prog: [${SECONDS}s] $*"; }
 
 # Runs a command as root: directly when we are root, else through
 # passwordless sudo, else stops saying what needed root.

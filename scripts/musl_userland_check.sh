@@ -18,10 +18,9 @@
 #
 #   bash scripts/musl_userland_check.sh [WHEEL]
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # apt_install
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # apt_install, al_step
 repo="$al_repo"
 cd "$repo"
-say() { echo "musl_userland: [${SECONDS}s] $*"; }
 arch="$(uname -m)"
 base="$repo/build/wheels/userland"
 prefix="$base/musl-python"
@@ -31,7 +30,7 @@ python_deb="3.11.2-6+deb12u8"   # bookworm main (the security pool is not served
 apt_install musl musl-tools musl-dev dpkg-dev
 
 if [ ! -x "$prefix/bin/python3.11" ]; then
-  say "building CPython 3.11 (Debian source package python3.11) with musl-gcc into $prefix"
+  al_step "building CPython 3.11 (Debian source package python3.11) with musl-gcc into $prefix"
   src="$base/python3.11-src"
   rm -rf "$src" && mkdir -p "$src"
   (cd "$src" && apt-get source -q --download-only "python3.11=$python_deb" >/dev/null &&
@@ -59,7 +58,7 @@ file -L "$py" | grep -q "interpreter /lib/ld-musl-$arch.so.1" ||
 
 wheel="${1:-}"
 if [ -z "$wheel" ]; then
-  say "building the cp311 musllinux wheel"
+  al_step "building the cp311 musllinux wheel"
   rm -rf "$base/dist-musl"
   bash scripts/build_wheels.sh --target "$arch-linux-musl" --out "$base/dist-musl" >/dev/null
   wheel="$(ls "$base"/dist-musl/array_logger-*musllinux*.whl)"
@@ -69,12 +68,12 @@ python3 scripts/check_wheel.py "$wheel" "musllinux_1_2_$arch"
 
 site="$base/musl-site"
 rm -rf "$site"
-say "installing $(basename "$wheel") and $numpy_pin's musllinux wheel for the musl interpreter"
+al_step "installing $(basename "$wheel") and $numpy_pin's musllinux wheel for the musl interpreter"
 python3 -m pip install -q --disable-pip-version-check --no-deps --only-binary=:all: \
   --platform "musllinux_1_2_$arch" --python-version 3.11 --implementation cp --abi cp311 \
   --target "$site" "$numpy_pin" "$wheel"
 
-say "smoke test under musl"
+al_step "smoke test under musl"
 (cd / && env -i PATH=/usr/bin:/bin HOME="$HOME" PYTHONPATH="$site" "$py" -c '
 import runpy, sys
 runpy.run_path(sys.argv[1], run_name="__main__")
@@ -84,4 +83,4 @@ import array_logger._core as c
 print("musl process: ld-musl mapped, no glibc;", c.__file__.rsplit("/", 1)[-1])
 ' "$repo/scripts/wheel_smoke.py") | tee "$base/musl_userland.txt"
 grep -q "wheel smoke ok" "$base/musl_userland.txt"
-say "passed"
+al_step "passed"

@@ -14,16 +14,15 @@
 #   bash scripts/old_userland_check.sh [WHEEL]   # default: build the cp39 wheel
 # Needs root (debootstrap, chroot). ~5 min the first time (debootstrap), ~1 min after.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # apt_install
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # apt_install, al_step
 repo="$al_repo"
 cd "$repo"
-say() { echo "old_userland: [${SECONDS}s] $*"; }
 root="$repo/build/wheels/userland/bullseye"
 numpy_pin="numpy==2.0.2"   # the last numpy with cp39 wheels
 
 if [ ! -x "$root/usr/bin/python3.9" ] || [ ! -f "$root/.complete" ]; then
   apt_install debootstrap
-  say "debootstrap bullseye (minbase + python3, python3-venv) into $root"
+  al_step "debootstrap bullseye (minbase + python3, python3-venv) into $root"
   rm -rf "$root"
   debootstrap --variant=minbase --include=python3,python3-venv bullseye "$root" \
     http://deb.debian.org/debian >"$root.log" 2>&1 || { tail -20 "$root.log"; exit 1; }
@@ -37,7 +36,7 @@ if [ -z "$wheel" ]; then
     if [ -n "$p" ] && "$p" -V >/dev/null 2>&1; then py39="$p"; break; fi
   done
   [ -n "$py39" ] || { echo "old_userland: no python3.9 here to build the cp39 wheel with"; exit 1; }
-  say "building the cp39 manylinux wheel"
+  al_step "building the cp39 manylinux wheel"
   rm -rf "$repo/build/wheels/dist-cp39"
   bash scripts/build_wheels.sh --python "$py39" --target "$(uname -m)-linux-gnu.2.17" \
     --out "$repo/build/wheels/dist-cp39" >/dev/null
@@ -56,7 +55,7 @@ cleanup() { for m in "${mounted[@]}"; do umount "$m" 2>/dev/null || true; done; 
 trap cleanup EXIT
 for m in proc dev; do mount --bind "/$m" "$root/$m"; mounted+=("$root/$m"); done
 
-say "installing into a venv of bullseye's python3 and running the smoke test"
+al_step "installing into a venv of bullseye's python3 and running the smoke test"
 chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root /bin/sh -euc '
   ldd --version | head -n 1
   python3 --version
@@ -66,4 +65,4 @@ chroot "$root" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root /bin/sh -euc '
 ' | tee "$repo/build/wheels/old_userland.txt"
 grep -q "ldd (Debian GLIBC 2.31" "$repo/build/wheels/old_userland.txt"
 grep -q "wheel smoke ok" "$repo/build/wheels/old_userland.txt"
-say "passed"
+al_step "passed"

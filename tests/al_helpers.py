@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Callable, Dict, FrozenSet, List, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -28,8 +28,10 @@ def child_env(**extra: str) -> Dict[str, str]:
     return env
 
 
-def run_child(code: str, *args: str, timeout: float = 120, **kw: Any) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], env=child_env(),
+def run_child(code: str, *args: str, timeout: float = 120, env: Optional[Dict[str, str]] = None,
+              **kw: Any) -> subprocess.CompletedProcess:
+    """Runs `code` in a child Python (`env`: child_env() unless given) and returns its outcome."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], env=env or child_env(),
                           capture_output=True, text=True, timeout=timeout, **kw)
 
 
@@ -96,6 +98,17 @@ def check_logged_rows(path: Path, n: int, row: Callable[[int], np.ndarray]) -> N
     assert [k["i"] for k, _ in rows] == list(range(n)), path
     for i, (_, a) in enumerate(rows):
         assert a.tobytes() == row(i).tobytes(), (path, i)
+
+
+def resume_and_append(root: Path, n: int, row: Callable[[int], np.ndarray]) -> None:
+    """The next run after a kill or a failed call (nothing injected): register
+    cleans up what was left and resumes array x of rows 0..n-1 of `row`, logs
+    row n; close leaves x.db.zst alone, with rows 0..n."""
+    with array_logger.Logger(root, 3, handle_signals=False) as lg:
+        lg.register("x", keys=["i"], shape=row(n).shape, dtype="float64")
+        lg.log("x", {"i": n}, row(n))
+    assert visible_files(root) == {"x.db.zst"}, visible_files(root)
+    check_logged_rows(root / "x.db.zst", n + 1, row)
 
 
 def kill_when_logged(child: subprocess.Popen, target: int, counter_path: Path) -> int:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 import array_logger
+
+# A shell that starts a command in the background (`cmd &` without job
+# control) starts it with SIGINT ignored, and every child inherits that: the
+# Ctrl-C tests' children would then never see their KeyboardInterrupt. A
+# handler of this process resets to the default in each child it starts.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture

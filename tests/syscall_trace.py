@@ -16,7 +16,7 @@ import sys
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from al_helpers import child_env
 
@@ -30,6 +30,28 @@ TRACED = "openat,rename,renameat,renameat2,unlink,unlinkat,fsync,fdatasync"
 _LINE = re.compile(r"^\d+\s+(?P<call>\w+)\((?P<args>.*)\)\s+=\s+(?P<ret>-?\d+)")
 _STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _FD_PATH = re.compile(r"^\d+<(?P<path>[^>]*)>")
+# A call of one thread interrupted by another thread's call is split in two:
+# 1234  fsync(5</tmp/x/x.db.zst.tmp> <unfinished ...>
+# 1234  <... fsync resumed>)         = 0
+_UNFINISHED = re.compile(r"^(?P<pid>\d+)\s+(?P<head>.*) <unfinished \.\.\.>$")
+_RESUMED = re.compile(r"^(?P<pid>\d+)\s+<\.\.\. \w+ resumed>(?P<tail>.*)$")
+
+
+def _joined(lines: List[str]) -> List[str]:
+    """The trace with each split call made whole again, where it finished."""
+    pending: Dict[str, str] = {}
+    out: List[str] = []
+    for line in lines:
+        m = _UNFINISHED.match(line)
+        if m:
+            pending[m["pid"]] = f"{m['pid']}  {m['head']}"
+            continue
+        m = _RESUMED.match(line)
+        if m and m["pid"] in pending:
+            out.append(pending.pop(m["pid"]) + m["tail"])
+            continue
+        out.append(line)
+    return out
 
 
 @dataclass(frozen=True)
@@ -56,7 +78,7 @@ def _relative(path: str, root: str) -> Optional[str]:
 def parse(lines: List[str], root: Path) -> List[Call]:
     root_s = os.path.realpath(root)
     calls: List[Call] = []
-    for line in lines:
+    for line in _joined(lines):
         m = _LINE.match(line)
         if not m:
             continue

@@ -308,3 +308,48 @@ def test_db_zst_cut_at_a_frame_boundary_is_refused(tmp_path: Path, pristine: Pat
             lg.register("w", keys=["i"], shape=(32, 32), dtype="float32")
     assert os.listdir(root) == ["w.db.zst"]
     assert (root / "w.db.zst").read_bytes() == data[:cut]
+
+
+@pytest.mark.parametrize("mode", ["adaptive", "plain"])
+def test_close_progress_reports_every_name_up_to_its_whole_size(tmp_path: Path, mode: str) -> None:
+    # Logger(close_progress=callback(name, bytes_done, bytes_total)): per
+    # name, bytes_done grows to bytes_total, the size of the closed .db.
+    calls: list = []
+    root = tmp_path / "logs"
+    rows = walk_rows(3000, (256,))
+    with array_logger.Logger(root, 3, compression_mode=mode, handle_signals=False,
+                             close_progress=lambda *call: calls.append(call)) as lg:
+        for name in ("a", "b"):
+            lg.register(name, keys=["i"], shape=(256,), dtype="float32")
+        for i, r in enumerate(rows):
+            lg.log("a", {"i": i}, r)
+            lg.log("b", {"i": i}, -r)
+    for name in ("a", "b"):
+        mine = [(done, total) for n, done, total in calls if n == name]
+        assert mine, calls
+        size = len(zstandard_stream(root / f"{name}.db.zst"))
+        assert {total for _, total in mine} == {size}, mine
+        done = [d for d, _ in mine]
+        assert done == sorted(done) and done[-1] == size, mine
+        with array_logger.open_reader(root / f"{name}.db.zst") as reader:
+            assert np.array_equal(reader.read_all().arrays, rows if name == "a" else -rows)
+
+
+def test_close_releases_the_frames_of_the_run_before_the_logger_object_goes(tmp_path: Path) -> None:
+    # close() removes every side file at once (the same name may be
+    # registered again right away), not when the Logger object is collected.
+    lg = array_logger.Logger(tmp_path, 1, handle_signals=False)
+    lg.register("big", keys=["i"], shape=(512, 512), dtype="float32")
+    for i in range(80):  # 80 MiB: the WAL checkpoints at 64 MiB, the background thread compresses a segment
+        lg.log("big", {"i": i}, np.full((512, 512), i, np.float32))
+    lg.flush()
+    side = tmp_path / ".big.db.zst.frames"
+    deadline = time.monotonic() + 120
+    while not (side.exists() and side.stat().st_size > 0):
+        assert time.monotonic() < deadline, "no frame compressed during the run"
+        time.sleep(0.05)
+    lg.close()
+    assert os.listdir(tmp_path) == ["big.db.zst"], os.listdir(tmp_path)
+    with array_logger.open_reader(tmp_path / "big.db.zst") as reader:
+        assert reader.read_all().keys["i"].tolist() == list(range(80))
+    del lg

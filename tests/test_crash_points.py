@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Dict, FrozenSet
 
@@ -22,7 +20,7 @@ import numpy as np
 import pytest
 
 import array_logger
-from al_helpers import check_logged_rows, child_env, visible_files, zstd_decompress
+from al_helpers import check_logged_rows, child_env, resume_and_append, run_child, visible_files, zstd_decompress
 
 ROWS = 300
 
@@ -38,10 +36,8 @@ def check_rows(path: Path, n: int) -> None:
     check_logged_rows(path, n, row)
 
 
-def run_killed(code: str, root: Path, step: str) -> subprocess.CompletedProcess:
-    env = child_env(ARRAY_LOGGER_CRASH_AT=step)
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(root)], env=env,
-                          capture_output=True, text=True, timeout=120)
+def run_killed(code: str, root: Path, step: str, *args: str) -> subprocess.CompletedProcess:
+    done = run_child(code, str(root), *args, env=child_env(ARRAY_LOGGER_CRASH_AT=step))
     assert done.returncode == -signal.SIGKILL, (step, done.returncode, done.stderr)
     assert f"array_logger: crash point {step.split(':')[0]}" in done.stderr, done.stderr
     return done
@@ -54,20 +50,11 @@ def make_run(root: Path, compression) -> None:
             lg.log("x", {"i": i}, row(i))
 
 
-def resume_and_append(root: Path, n: int) -> None:
-    """The next run: register cleans up what the kill left, resumes, appends one row."""
-    with array_logger.Logger(root, 3, handle_signals=False) as lg:
-        lg.register("x", keys=["i"], shape=(64,), dtype="float64")
-        lg.log("x", {"i": n}, row(n))
-    assert files(root) == {"x.db.zst"}, files(root)
-    check_rows(root / "x.db.zst", n + 1)
-
-
 # --- close --------------------------------------------------------------------------------------
 
 CLOSE = """
     import sys, numpy as np, array_logger
-    lg = array_logger.Logger(sys.argv[1], 3, handle_signals=False)
+    lg = array_logger.Logger(sys.argv[1], 3, handle_signals=False, compression_mode=sys.argv[2])
     lg.register("x", keys=["i"], shape=(64,), dtype="float64")
     lg.close()
 """
@@ -86,8 +73,9 @@ CLOSE_STEPS: Dict[str, FrozenSet[str]] = {
 }
 
 
+@pytest.mark.parametrize("mode", ["adaptive", "plain"])  # two compressors, one order of steps
 @pytest.mark.parametrize("step", list(CLOSE_STEPS))
-def test_kill_at_every_step_of_close(tmp_path: Path, step: str) -> None:
+def test_kill_at_every_step_of_close(tmp_path: Path, step: str, mode: str) -> None:
     """README.md: "A crash at any moment leaves a complete `.db` or a complete
     `.db.zst`." docs/DURABILITY.md: "A kill at any moment leaves a complete
     `{name}.db` or a complete `{name}.db.zst` (or both, identical)."
@@ -95,7 +83,7 @@ def test_kill_at_every_step_of_close(tmp_path: Path, step: str) -> None:
     complete `NAME.db.zst` exists.\""""
     root = tmp_path / "logs"
     make_run(root, None)  # x.db with ROWS rows, closed
-    run_killed(CLOSE, root, step)
+    run_killed(CLOSE, root, step, mode)
     left = files(root)
     assert left == CLOSE_STEPS[step], left
     db, zst = root / "x.db", root / "x.db.zst"
@@ -106,7 +94,7 @@ def test_kill_at_every_step_of_close(tmp_path: Path, step: str) -> None:
         if "x.db" in left:  # both: identical contents
             assert zstd_decompress(zst.read_bytes()) == db.read_bytes()
     check_rows(root / "x.db", ROWS)  # what a user opens: .db, else .db.zst
-    resume_and_append(root, ROWS)
+    resume_and_append(root, ROWS, row)
 
 
 # --- resume -------------------------------------------------------------------------------------
@@ -147,7 +135,7 @@ def test_kill_at_every_step_of_resume(tmp_path: Path, step: str) -> None:
     if "x.db.zst" in left:
         assert (root / "x.db.zst").read_bytes() == original  # never modified in place
         check_rows(root / "x.db.zst", ROWS)
-    resume_and_append(root, ROWS)
+    resume_and_append(root, ROWS, row)
 
 
 # --- commit -------------------------------------------------------------------------------------

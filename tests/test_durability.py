@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import array_logger
-from al_helpers import integrity_ok, read_rows, run_child, start_child, zstd_decompress
+from al_helpers import integrity_ok, read_rows, resume_and_append, run_child, start_child, zstd_decompress
 
 
 def visible(root: Path) -> List[str]:
@@ -122,15 +122,18 @@ def test_kill_9_right_after_flush_keeps_every_flushed_row(tmp_path: Path) -> Non
 
 # --- (b) exit without close() ----------------------------------------------------------
 
-EXIT_WITHOUT_CLOSE = {
-    "module": """
+# The module API's program, without close(); then how it ends.
+_LOG_WITHOUT_CLOSE = """
         import sys, numpy as np, array_logger
         array_logger.init(sys.argv[1], compression_level=None if sys.argv[2] == "none" else int(sys.argv[2]))
         array_logger.register("x", keys=["i"], shape=(32,), dtype="float64",
                               commit_threshold_rows=100_000, commit_threshold_seconds=3600)
         for i in range(1234):
             array_logger.log("x", {"i": i}, np.arange(32, dtype=np.float64) + i * 1000.0)
-    """,
+"""
+
+EXIT_WITHOUT_CLOSE = {
+    "module": _LOG_WITHOUT_CLOSE,
     "object": """
         import sys, numpy as np, array_logger
         lg = array_logger.Logger(sys.argv[1], None if sys.argv[2] == "none" else int(sys.argv[2]))
@@ -139,22 +142,10 @@ EXIT_WITHOUT_CLOSE = {
         for i in range(1234):
             lg.log("x", {"i": i}, np.arange(32, dtype=np.float64) + i * 1000.0)
     """,
-    "exception": """
-        import sys, numpy as np, array_logger
-        array_logger.init(sys.argv[1], compression_level=None if sys.argv[2] == "none" else int(sys.argv[2]))
-        array_logger.register("x", keys=["i"], shape=(32,), dtype="float64",
-                              commit_threshold_rows=100_000, commit_threshold_seconds=3600)
-        for i in range(1234):
-            array_logger.log("x", {"i": i}, np.arange(32, dtype=np.float64) + i * 1000.0)
+    "exception": _LOG_WITHOUT_CLOSE + """
         raise RuntimeError("the experiment crashed")
     """,
-    "sys_exit": """
-        import sys, numpy as np, array_logger
-        array_logger.init(sys.argv[1], compression_level=None if sys.argv[2] == "none" else int(sys.argv[2]))
-        array_logger.register("x", keys=["i"], shape=(32,), dtype="float64",
-                              commit_threshold_rows=100_000, commit_threshold_seconds=3600)
-        for i in range(1234):
-            array_logger.log("x", {"i": i}, np.arange(32, dtype=np.float64) + i * 1000.0)
+    "sys_exit": _LOG_WITHOUT_CLOSE + """
         sys.exit(3)
     """,
 }
@@ -272,11 +263,7 @@ def test_stray_tmp_files_are_ignored_by_the_reader_and_removed_by_register(tmp_p
     (tmp_path / "x.db.tmp").write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
     assert check_prefix(tmp_path / "x.db", 10) == 10
     assert check_prefix(tmp_path / "x.db.zst", 10) == 10
-    with array_logger.Logger(tmp_path, 3) as lg:
-        lg.register("x", keys=["i"], shape=(32,), dtype="float64")
-        lg.log("x", {"i": 10}, row_x(10))
-    assert visible(tmp_path) == ["x.db.zst"]
-    assert check_prefix(tmp_path / "x.db.zst", 11) == 11
+    resume_and_append(tmp_path, 10, row_x)  # the stale copies removed, nothing lost or duplicated
 
 
 def test_both_db_and_db_zst_left_by_a_crash(tmp_path: Path) -> None:
@@ -292,11 +279,7 @@ def test_both_db_and_db_zst_left_by_a_crash(tmp_path: Path) -> None:
     from al_helpers import zstd_compress
     (tmp_path / "x.db.zst").write_bytes(zstd_compress((tmp_path / "x.db").read_bytes()))
     assert check_prefix(tmp_path / "x.db", 20) == 20
-    with array_logger.Logger(tmp_path, 3) as lg:
-        lg.register("x", keys=["i"], shape=(32,), dtype="float64")
-        lg.log("x", {"i": 20}, row_x(20))
-    assert visible(tmp_path) == ["x.db.zst"]
-    assert check_prefix(tmp_path / "x.db.zst", 21) == 21
+    resume_and_append(tmp_path, 20, row_x)  # the stale copies removed, nothing lost or duplicated
 
 
 # Logs ROWS rows under the given thresholds, reports it, then idles until

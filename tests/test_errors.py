@@ -273,7 +273,8 @@ def test_missing_or_extra_keys(logger_x: Path, keys: dict, words: list) -> None:
         assert w in str(info.value)
 
 
-@pytest.mark.parametrize("value", [None, [1], {"a": 1}, object(), 2 ** 64, b"bytes"])
+@pytest.mark.parametrize("value", [None, [1], {"a": 1}, object(), 2 ** 64, -(2 ** 63) - 1, np.uint64(2 ** 64 - 1),
+                                   np.uint64(2 ** 63), b"bytes"])
 def test_unsupported_key_values(logger_x: Path, value: object) -> None:
     with pytest.raises(ValueError):
         array_logger.log("x", {"episode": value, "step": 0}, np.zeros((10, 5), np.float32))

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import errno
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -23,7 +20,7 @@ import numpy as np
 import pytest
 
 import array_logger
-from al_helpers import check_logged_rows, child_env, visible_files
+from al_helpers import check_logged_rows, child_env, resume_and_append, run_child, visible_files
 
 ROWS = 300
 GROUP = 100  # commit_threshold_rows of the child
@@ -69,9 +66,8 @@ CHILD = """
 """ % GROUP
 
 
-def run_child(root: Path, fail_at: str, mode: str = "plain", rows: int = ROWS) -> List[Dict[str, object]]:
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD), str(root), mode, str(rows)],
-                          env=child_env(ARRAY_LOGGER_FAIL_AT=fail_at), capture_output=True, text=True, timeout=120)
+def run_failing(root: Path, fail_at: str, mode: str = "plain", rows: int = ROWS) -> List[Dict[str, object]]:
+    done = run_child(CHILD, str(root), mode, str(rows), env=child_env(ARRAY_LOGGER_FAIL_AT=fail_at))
     assert done.returncode == 0, (fail_at, done.returncode, done.stderr)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -82,15 +78,6 @@ def only_error(errors: List[Dict[str, object]], step: str, kind: str, err: Optio
     (e,) = errors
     assert (e["step"], e["type"], e["errno"]) == (step, kind, err), e
     assert text in str(e["message"]), e
-
-
-def resume_and_append(root: Path, n: int) -> None:
-    """The next run (no failure injected): resumes what is there and appends row n."""
-    with array_logger.Logger(root, 3, handle_signals=False) as lg:
-        lg.register("x", keys=["i"], shape=(64,), dtype="float64")
-        lg.log("x", {"i": n}, row(n))
-    assert files(root) == {"x.db.zst"}, files(root)
-    check_rows(root / "x.db.zst", n + 1)
 
 
 # --- close: compressing the finished .db ---------------------------------------------------------
@@ -117,12 +104,12 @@ CLOSE_FAILURES = [
 @pytest.mark.parametrize("call,code,names,left", CLOSE_FAILURES, ids=[c[0] for c in CLOSE_FAILURES])
 def test_a_failed_call_of_close_raises_and_keeps_every_row(tmp_path: Path, mode: str, call: str, code: str,
                                                            names: str, left: set) -> None:
-    errors = run_child(tmp_path, f"{call}={code}", mode)
+    errors = run_failing(tmp_path, f"{call}={code}", mode)
     only_error(errors, "close", "StorageError", getattr(errno, code), names)
     assert files(tmp_path) == left, files(tmp_path)
     for f in left:
         check_rows(tmp_path / f, ROWS)
-    resume_and_append(tmp_path, ROWS)
+    resume_and_append(tmp_path, ROWS, row)
 
 
 # --- register: opening, locking, resuming --------------------------------------------------------
@@ -132,7 +119,7 @@ def test_a_failed_open_or_lock_at_register_raises_and_the_name_can_be_registered
     for fail_at, err, text in [("open=EACCES", errno.EACCES, ".array_logger.lock"),
                                ("lock=ENOLCK", errno.ENOLCK, ".array_logger.lock")]:
         root = tmp_path / fail_at.split("=")[0]
-        errors = run_child(root, fail_at.replace("ENOLCK", str(errno.ENOLCK)))
+        errors = run_failing(root, fail_at.replace("ENOLCK", str(errno.ENOLCK)))
         only_error(errors, "register", "StorageError", err, text)
         # the retried register logged and closed every row
         assert files(root) == {"x.db.zst"}, files(root)
@@ -140,7 +127,7 @@ def test_a_failed_open_or_lock_at_register_raises_and_the_name_can_be_registered
 
 
 def test_sqlite_failing_to_open_the_database_raises_storage_error(tmp_path: Path) -> None:
-    errors = run_child(tmp_path, "sqlite.open=SQLITE_CANTOPEN")
+    errors = run_failing(tmp_path, "sqlite.open=SQLITE_CANTOPEN")
     only_error(errors, "register", "StorageError", None, "unable to open database file")
     assert files(tmp_path) == {"x.db.zst"}, files(tmp_path)
     check_rows(tmp_path / "x.db.zst", ROWS)
@@ -170,13 +157,13 @@ def test_a_failed_call_of_resume_raises_and_leaves_the_db_zst_as_it_was(tmp_path
     # The child's register resumes x.db.zst: the failure makes it raise, its
     # retry (the fail point spent) resumes, logs rows 0..ROWS-1 again... so
     # the child logs nothing: it only registers.
-    errors = run_child(tmp_path, f"{call}={code}", rows=0)
+    errors = run_failing(tmp_path, f"{call}={code}", rows=0)
     only_error(errors, "register", "StorageError", getattr(errno, code), names)
     # The retried register resumed and close compressed again: same rows.
     assert files(tmp_path) == {"x.db.zst"}, files(tmp_path)
     check_rows(tmp_path / "x.db.zst", ROWS)
     assert before  # (the copy the failed attempt read from is the one resumed)
-    resume_and_append(tmp_path, ROWS)
+    resume_and_append(tmp_path, ROWS, row)
 
 
 def test_a_failed_resume_does_not_modify_the_db_zst(tmp_path: Path) -> None:
@@ -195,14 +182,12 @@ def test_a_failed_resume_does_not_modify_the_db_zst(tmp_path: Path) -> None:
             print("StorageError", e.errno)
         lg.close()
     """
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code), str(tmp_path)],
-                          env=child_env(ARRAY_LOGGER_FAIL_AT="write=ENOSPC"), capture_output=True, text=True,
-                          timeout=120)
+    done = run_child(code, str(tmp_path), env=child_env(ARRAY_LOGGER_FAIL_AT="write=ENOSPC"))
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["StorageError", str(errno.ENOSPC)], done.stdout
     assert files(tmp_path) == {"x.db.zst"}, files(tmp_path)
     assert (tmp_path / "x.db.zst").read_bytes() == before
-    resume_and_append(tmp_path, ROWS)
+    resume_and_append(tmp_path, ROWS, row)
 
 
 # --- the writer: a commit that fails -------------------------------------------------------------
@@ -214,7 +199,7 @@ def test_a_failed_commit_raises_storage_error_and_keeps_the_committed_groups(tmp
     # The 2nd commit (rows 100..199) fails: log or flush raises, close raises
     # the same error, the .db is left uncompressed (its writes failed) with
     # exactly the first group, and the next run resumes from there.
-    errors = run_child(tmp_path, f"sqlite.commit:2={code}")
+    errors = run_failing(tmp_path, f"sqlite.commit:2={code}")
     steps = [e["step"] for e in errors]
     assert steps in (["log", "flush", "close"], ["flush", "close"]), errors
     for e in errors:
@@ -222,7 +207,33 @@ def test_a_failed_commit_raises_storage_error_and_keeps_the_committed_groups(tmp
         assert f"COMMIT: {text}" in str(e["message"]), e
     assert files(tmp_path) == {"x.db"}, files(tmp_path)
     check_rows(tmp_path / "x.db", GROUP)
-    resume_and_append(tmp_path, GROUP)
+    resume_and_append(tmp_path, GROUP, row)
+
+
+def test_a_logger_closed_after_a_failed_commit_says_it_is_closed(tmp_path: Path) -> None:
+    # close() reports the writer's error once; after that the logger is
+    # closed, and log() says so instead of raising the old failure again.
+    code = """
+        import sys, numpy as np, array_logger
+        lg = array_logger.Logger(sys.argv[1], 3, handle_signals=False)
+        lg.register("x", keys=["i"], shape=(2,), dtype="float64")
+        for step, call in (("log", lambda: lg.log("x", {"i": 0}, np.zeros(2))), ("flush", lg.flush),
+                           ("close", lg.close), ("log", lambda: lg.log("x", {"i": 1}, np.zeros(2)))):
+            try:
+                call()
+                print(step, "ok")
+            except Exception as e:
+                print(step, type(e).__name__, str(e).splitlines()[0])
+    """
+    done = run_child(code, str(tmp_path), env=child_env(ARRAY_LOGGER_FAIL_AT="sqlite.commit=SQLITE_IOERR"))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "log ok", lines
+    assert lines[1].startswith("flush StorageError") and "COMMIT: disk I/O error" in lines[1], lines
+    assert lines[2].startswith("close StorageError") and "COMMIT: disk I/O error" in lines[2], lines
+    assert lines[3] == "log StateError Logger is closed", lines
+    assert files(tmp_path) == {"x.db"}, files(tmp_path)
+    check_rows(tmp_path / "x.db", 0)
 
 
 # --- interrupted system calls are retried --------------------------------------------------------
@@ -230,7 +241,7 @@ def test_a_failed_commit_raises_storage_error_and_keeps_the_committed_groups(tmp
 @pytest.mark.parametrize("mode,fail_at", [("plain", "open=EINTR"), ("plain", "read=EINTR"), ("plain", "write=EINTR"),
                                           ("adaptive", "pread=EINTR"), ("adaptive", "write=EINTR")])
 def test_an_interrupted_call_is_retried(tmp_path: Path, mode: str, fail_at: str) -> None:
-    assert run_child(tmp_path, fail_at, mode) == []
+    assert run_failing(tmp_path, fail_at, mode) == []
     assert files(tmp_path) == {"x.db.zst"}, files(tmp_path)
     check_rows(tmp_path / "x.db.zst", ROWS)
 

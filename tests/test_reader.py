@@ -263,6 +263,10 @@ def test_bad_where_clause_and_params(sample: Path) -> None:
             with pytest.raises((ValidationError, TypeError)):
                 list(reader.iterate(where, params))
         assert reader.count() == 200  # still usable
+        # An integer beyond 64 bits is refused, not wrapped to another value.
+        for big in (2 ** 64, -(2 ** 63) - 1, np.uint64(2 ** 64 - 1)):
+            with pytest.raises(ValidationError, match="does not fit in 64 bits"):
+                reader.count("episode = ?", (big,))
 
 
 # --- temporary copies of .db.zst files ------------------------------------------------

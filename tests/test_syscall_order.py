@@ -15,7 +15,7 @@ import pytest
 
 import array_logger
 from al_helpers import read_rows
-from syscall_trace import Call, index, trace_child
+from syscall_trace import Call, index, parse, trace_child
 
 LOG_AND_CLOSE = """
     import sys, numpy as np, array_logger
@@ -32,6 +32,16 @@ def rows_ok(path: Path, n: int) -> None:
     assert [k["i"] for k, _ in rows] == list(range(n))
     for i, (_, a) in enumerate(rows):
         assert a.tobytes() == (np.arange(64, dtype=np.float64) + i).tobytes(), i
+
+
+def test_a_call_split_by_another_threads_call_is_read_whole(tmp_path: Path) -> None:
+    """Under load strace splits a worker thread's fsync around another
+    thread's call; the parser joins it again (else the fsync looked missing)."""
+    root = str(tmp_path.resolve())
+    lines = [f'11  fsync(5<{root}/x.db.zst.tmp> <unfinished ...>',
+             f'12  unlink("{root}/y.db") = 0',
+             '11  <... fsync resumed>)           = 0']
+    assert parse(lines, tmp_path) == [Call("unlink", "y.db"), Call("fsync", "x.db.zst.tmp")]
 
 
 def test_close_compresses_in_the_crash_safe_order(tmp_path: Path) -> None:

@@ -10,11 +10,12 @@ reference; ``array-logger COMMAND --help`` shows examples.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
-from typing import Any, Dict, List, NoReturn, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NoReturn, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -429,6 +430,24 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if all(r["ok"] for r in results) else EXIT_FAILED
 
 
+@contextlib.contextmanager
+def _progress(args: argparse.Namespace, make: Callable[[], Any]) -> Iterator[Any]:
+    """The progress display of a long command, None with --quiet; closed
+    however the command ends (the last bar line is not left half drawn)."""
+    progress = None if args.quiet else make()
+    try:
+        yield progress
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def _check_level(level: int) -> None:
+    """--level of compress and merge: a zstd level, as init()'s compression_level."""
+    if not 1 <= level <= 22:
+        raise UsageError(f"--level must be 1..22, got {level}")
+
+
 def _size_of(path: str) -> int:
     return os.stat(path).st_size if os.path.exists(path) else 0
 
@@ -436,17 +455,12 @@ def _size_of(path: str) -> int:
 def cmd_compress(args: argparse.Namespace) -> int:
     from ._core import compress_file
 
-    if not 1 <= args.level <= 22:
-        raise UsageError(f"--level must be 1..22, got {args.level}")
+    _check_level(args.level)
     from .bridges.progress import BytesProgress
 
     before = {p: _size_of(p) for p in (args.file, args.file + ".zst")}
-    progress = None if args.quiet else BytesProgress(f"compress {os.path.basename(args.file)}")
-    try:
+    with _progress(args, lambda: BytesProgress(f"compress {os.path.basename(args.file)}")) as progress:
         out = compress_file(args.file, args.level, args.workers, progress)
-    finally:
-        if progress is not None:
-            progress.close()
     print(f"{out}: {_size_of(out)} bytes (level {args.level}, from {max(before.values())})", file=sys.stderr)
     return EXIT_OK
 
@@ -470,13 +484,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                          f"({', '.join(export.FORMATS)})") from None
     with _open(args.file) as r:
         rows = r.rows(**_where(args), batch_rows=args.batch_rows)
-        progress = None if args.quiet else Progress(rows.count, f"export {os.path.basename(args.output)}")
-        try:
+        with _progress(args, lambda: Progress(rows.count, f"export {os.path.basename(args.output)}")) as progress:
             n = export.export(rows, args.output, fmt, progress=progress,
                               csv_max_elements=args.csv_max_elements)
-        finally:
-            if progress is not None:
-                progress.close()
     print(f"wrote {n} rows to {args.output} ({fmt})", file=sys.stderr)
     return EXIT_OK
 
@@ -484,8 +494,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     from .bridges import merge
 
-    if args.level is not None and not 1 <= args.level <= 22:
-        raise UsageError(f"--level must be 1..22, got {args.level}")
+    if args.level is not None:
+        _check_level(args.level)
     n = merge.merge(args.output, args.inputs, duplicates=args.duplicates, compression_level=args.level)
     print(f"wrote {n} rows to {args.output}", file=sys.stderr)
     return EXIT_OK

@@ -205,6 +205,11 @@ py::array new_rows_block(const py::dtype& dtype, std::size_t rows, const std::ve
   return py::array(dtype, dims);
 }
 
+py::array first_rows(const py::array& block, std::size_t n) {
+  if (block.ndim() > 0 && static_cast<std::size_t>(block.shape(0)) == n) return block;
+  return block[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
+}
+
 std::string dtype_name(py::handle dtype) {
   return numpy().attr("dtype")(dtype).attr("name").cast<std::string>();
 }

@@ -60,5 +60,7 @@ py::object key_to_py(const KeyRef& k);
 
 // An uninitialised ndarray of `rows` arrays of `shape`: shape (rows, *shape).
 py::array new_rows_block(const py::dtype& dtype, std::size_t rows, const std::vector<std::int64_t>& shape);
+// The first `n` rows of `block` (a view; `block` itself when it has no more).
+py::array first_rows(const py::array& block, std::size_t n);
 
 }  // namespace array_logger::py_binding

@@ -55,8 +55,7 @@ class KeyColumn {
   py::array to_numpy(std::size_t n) const {
     if (kind_ == Ints || kind_ == Unset || kind_ == Reals) {
       py::array out = kind_ == Reals ? numbers_.attr("view")("float64").cast<py::array>() : numbers_;
-      if (n == n_) return out;
-      return out[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
+      return first_rows(out, n);
     }
     py::array out = numpy().attr("empty")(n, "object");
     // Through the one key decoder, so that a damaged text key is the same
@@ -98,8 +97,7 @@ class PyCursor {
   // Up to `max_rows` rows of a Reader.query_sparse cursor as (list of key
   // dicts, list of (indices int64, values) pairs), or None at the end.
   py::object fetch_sparse(std::size_t max_rows) {
-    if (done_) return py::none();
-    if (reader_->closed()) throw StateError("Reader is closed");
+    if (!fetch_open()) return py::none();
     py::list keys, parts;
     std::size_t n = 0;
     while (n < max_rows && query_.next()) {
@@ -113,20 +111,17 @@ class PyCursor {
       keys.append(row_keys());
       ++n;
     }
-    if (n < max_rows) done_ = true;
-    if (n == 0) return py::none();
+    if (!end_fetch(n, max_rows)) return py::none();
     return py::make_tuple(keys, parts);
   }
 
   // Up to `max_rows` rows as (list of key dicts, ndarray (n, *shape)), or
   // None when the query is exhausted.
   py::object fetch(std::size_t max_rows) {
-    if (done_) return py::none();
-    if (reader_->closed()) throw StateError("Reader is closed");
+    if (!fetch_open()) return py::none();
     py::array block = new_rows_block(dtype_, max_rows, shape_);
     auto* base = static_cast<std::byte*>(block.mutable_data());
-    const std::size_t row_bytes = static_cast<std::size_t>(block.itemsize()) *
-                                  static_cast<std::size_t>(max_rows ? block.size() / max_rows : 0);
+    const std::size_t row_bytes = reader_->spec().payload_bytes();
     py::list keys;
     std::size_t n = 0;
     while (n < max_rows && query_.next_into(base + n * row_bytes)) {
@@ -134,12 +129,8 @@ class PyCursor {
       if (PyList_Append(keys.ptr(), d.ptr()) != 0) throw py::error_already_set();
       ++n;
     }
-    if (n < max_rows) done_ = true;
-    // Between blocks the caller runs arbitrary code: hold no read lock
-    // meanwhile (a writer with a rollback journal would wait for it).
-    query_.pause();
-    if (n == 0) return py::none();
-    if (n < max_rows) block = block[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
+    if (!end_fetch(n, max_rows)) return py::none();
+    block = first_rows(block, n);
     return py::make_tuple(keys, block);
   }
 
@@ -147,8 +138,7 @@ class PyCursor {
   // the layout of read_all, or None when the query is exhausted: bounded
   // batches in one pass over the rows (iter_batches).
   py::object fetch_batch(std::size_t max_rows) {
-    if (done_) return py::none();
-    if (reader_->closed()) throw StateError("Reader is closed");
+    if (!fetch_open()) return py::none();
     py::array block = new_rows_block(dtype_, max_rows, shape_);
     auto* base = static_cast<std::byte*>(block.mutable_data());
     const std::size_t row_bytes = reader_->spec().payload_bytes();
@@ -163,16 +153,31 @@ class PyCursor {
         ++n;
       }
     }
-    if (n < max_rows) done_ = true;
-    query_.pause();  // as in fetch()
-    if (n == 0) return py::none();
-    if (n < max_rows) block = block[py::slice(0, static_cast<py::ssize_t>(n), 1)].cast<py::array>();
+    if (!end_fetch(n, max_rows)) return py::none();
+    block = first_rows(block, n);
     py::dict keys;
     for (std::size_t i = 0; i < cols.size(); ++i) keys[key_names_[i]] = cols[i].to_numpy(n);
     return py::make_tuple(keys, block);
   }
 
  private:
+  // Whether a fetch may read on: false once the query is exhausted.
+  bool fetch_open() const {
+    if (done_) return false;
+    if (reader_->closed()) throw StateError("Reader is closed");
+    return true;
+  }
+
+  // After a fetch of `n` of `max_rows` rows: the query is done when it came
+  // short; whether there are any rows.
+  bool end_fetch(std::size_t n, std::size_t max_rows) {
+    if (n < max_rows) done_ = true;
+    // Between blocks the caller runs arbitrary code: hold no read lock
+    // meanwhile (a writer with a rollback journal would wait for it).
+    query_.pause();
+    return n > 0;
+  }
+
   // The current row's keys as a dict (plain C API: this runs once per row).
   py::object row_keys() {
     py::object d = py::reinterpret_steal<py::object>(PyDict_New());

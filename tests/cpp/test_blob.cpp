@@ -59,6 +59,12 @@ TEST_CASE("hostile headers are rejected with CorruptFile, never trusted") {
     for (std::size_t n = 0; n < good.size(); ++n)
       CHECK_THROWS_AS(decode_blob_header(std::span(good).first(n)), CorruptFile);
   }
+  SUBCASE("shorter than the fixed 8 bytes: refused before any field is read") {
+    // (7 bytes with the magic: reading the header size would read past the blob)
+    for (std::size_t n : {0, 4, 7})
+      CHECK_THROWS_WITH_AS(decode_blob_header(std::span(good).first(n)),
+                           "blob does not start with the array_logger header (magic ALB1)", CorruptFile);
+  }
   SUBCASE("bad magic") {
     good[0] = std::byte{'X'};
     CHECK_THROWS_AS(decode_blob_header(good), CorruptFile);

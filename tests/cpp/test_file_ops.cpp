@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <string>
 
 #include "array_logger/errors.hpp"
 #include "os/file_ops.hpp"
@@ -110,7 +111,33 @@ TEST_CASE("read_sqlite_header tells journal modes apart and refuses other files"
   REQUIRE(rollback.has_value());
   CHECK(rollback->rollback());
   CHECK_FALSE(rollback->wal());
+  CHECK(rollback->page_size >= 512);
+  REQUIRE(rollback->page_count.has_value());  // a closed rollback-mode file: the count is valid
+  CHECK(std::uint64_t{*rollback->page_count} * rollback->page_size == fs::file_size(dir.path / "rollback.db"));
   CHECK_FALSE(read_sqlite_header(dir.path / "text.db").has_value());
   CHECK_FALSE(read_sqlite_header(dir.path / "short.db").has_value());
   CHECK_FALSE(read_sqlite_header(dir.path / "missing.db").has_value());
+}
+
+TEST_CASE("write_all writes at the position or at an offset; pread_full reads up to the end") {
+  TempDir dir;
+  const auto path = dir.path / "f";
+  Fd fd = open_file(path, O_RDWR | O_CREAT | O_TRUNC);
+  write_all(fd.get(), "abcdef", 6, path);
+  write_all(fd.get(), "XY", 2, path, 2);  // pwrite: the position stays after "abcdef"
+  write_all(fd.get(), "gh", 2, path);
+  char buf[16] = {};
+  CHECK(pread_full(fd.get(), buf, 8, 0, Injectable::no) == 8);
+  CHECK(std::string(buf, 8) == "abXYefgh");
+  CHECK(pread_full(fd.get(), buf, 16, 5, Injectable::no) == 3);  // short only at the end of the file
+  CHECK(std::string(buf, 3) == "fgh");
+  CHECK(pread_full(fd.get(), buf, 4, 100, Injectable::no) == 0);
+  CHECK(pread_full(-1, buf, 4, 0, Injectable::no) == -1);
+  try {
+    write_all(-1, "x", 1, path);
+    FAIL("wrote to a closed descriptor");
+  } catch (const StorageError& e) {
+    CHECK(e.sys_errno() == EBADF);
+    CHECK(std::string(e.what()).find(path.string()) != std::string::npos);
+  }
 }

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -137,10 +138,25 @@ TEST_CASE("meta mismatch, duplicate names and bad input leave the logger usable"
   KeyRef k = KeyRef::of(std::int64_t{1});
   CHECK_THROWS_AS(lg.log(id, std::span<const KeyRef>(&k, 1), v, 4), InvalidArgument);  // wrong size
   CHECK_THROWS_AS(lg.log(id, {}, v, 8), InvalidArgument);                               // no keys
+  CHECK_THROWS_WITH_AS(lg.log(id + 7, std::span<const KeyRef>(&k, 1), v, 8), "unknown array id 7", InvalidArgument);
   lg.log(id, std::span<const KeyRef>(&k, 1), v, 8);
   lg.close();
   CHECK_THROWS_AS(lg.log(id, std::span<const KeyRef>(&k, 1), v, 8), StateError);
   CHECK(Reader(dir.path / "a.db").count() == 1);
+}
+
+TEST_CASE("a directory where the database belongs: StorageError with errno EISDIR and no SQLite code") {
+  TempDir dir;
+  fs::create_directories(dir.path / "x.db");
+  Logger lg(plain_options(dir.path));
+  try {
+    lg.register_array("x", spec({"k"}, {2}));
+    FAIL("not refused");
+  } catch (const StorageError& e) {
+    CHECK(e.sys_errno() == EISDIR);
+    CHECK(e.sqlite_code() == 0);  // errors.hpp: 0 when the error did not come from SQLite
+    CHECK(std::string(e.what()).find("is a directory, not a database file") != std::string::npos);
+  }
 }
 
 TEST_CASE("time threshold commits without close; flush commits everything") {

@@ -52,6 +52,16 @@ int try_lock(const fs::path& root, const std::string& name) {
   }
 }
 
+// A child process takes `name` and dies (_exit: no destructor) without releasing it.
+void die_holding(const fs::path& root, const std::string& name) {
+  CHECK(in_child([&] {
+          static std::unique_ptr<NameLock> leaked;
+          leaked = std::make_unique<NameLock>(root, name);
+          _exit(0);
+          return 0;
+        }) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("a name is held once per process; other names share one lock file") {
@@ -83,13 +93,7 @@ TEST_CASE("another process cannot take a held name, and gets it once released") 
 
 TEST_CASE("a process that dies releases its names") {
   LockDir dir;
-  // The child takes the name and dies without releasing it.
-  CHECK(in_child([&] {
-          static std::unique_ptr<NameLock> leaked;
-          leaked = std::make_unique<NameLock>(dir.path, "z");
-          _exit(0);
-          return 0;
-        }) == 0);
+  die_holding(dir.path, "z");
   NameLock z(dir.path, "z");  // the kernel dropped the dead process's lock
 }
 
@@ -105,12 +109,7 @@ TEST_CASE("name_lock_held tells a held name from a free one, in this process and
   q.reset();
   CHECK_FALSE(name_lock_held(dir.path, "q"));
   // a dead writer's name reads as free, although its lock file stays behind
-  CHECK(in_child([&] {
-          static std::unique_ptr<NameLock> leaked;
-          leaked = std::make_unique<NameLock>(dir.path, "dead");
-          _exit(0);
-          return 0;
-        }) == 0);
+  die_holding(dir.path, "dead");
   CHECK_FALSE(name_lock_held(dir.path, "dead"));
 }
 

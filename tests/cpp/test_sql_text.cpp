@@ -23,7 +23,8 @@ TEST_CASE("same_identifier ignores ASCII case only") {
 TEST_CASE("check_where_clause accepts single expressions") {
   for (const char* ok : {"episode > ?", "step % 10 = 0 AND (a = 1 OR b = 2)", "tag = 'it''s'",
                          "\"odd \"\" name\" = 1", "[a)b] = 1", "`x(` = 2", "a = 1 -- to the end",
-                         "a = 1 -- comment\n AND b = 2", "a /* ) ; */ = 1", "tag = ';'", ""})
+                         "a = 1 -- comment\n AND b = 2", "a /* ) ; */ = 1", "tag = ';'", "",
+                         "tag = ''", "a = '' OR b = \"\"", "[] = 1"})
     CHECK_NOTHROW(check_where_clause(ok));
 }
 
@@ -32,6 +33,13 @@ TEST_CASE("check_where_clause refuses what would reshape the query") {
                           "(a = 1", "a = 1)", "tag = 'open", "\"open = 1", "[open = 1", "a /* open", ")("})
     CHECK_THROWS_AS(check_where_clause(bad), InvalidArgument);
   CHECK_THROWS_AS(check_where_clause(std::string_view("a = 1\0", 6)), InvalidArgument);
+}
+
+TEST_CASE("scanning goes on with the character right after a comment") {
+  // A ')' or ';' glued to the end of a block comment is still seen.
+  for (const char* bad : {"a = 1 /**/)", "a = 1 /* c */;", "(a = 1 /**/))", "a = 1 /**/'"})
+    CHECK_THROWS_AS(check_where_clause(bad), InvalidArgument);
+  CHECK_NOTHROW(check_where_clause("(a = 1 /**/)"));
 }
 
 TEST_CASE("the refusal names the clause and the reason") {

@@ -3,39 +3,26 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <string>
 
 #include "array_logger/errors.hpp"
+#include "format/little_endian.hpp"
 
 namespace array_logger::detail {
 namespace {
 
-// Loads and stores through memcpy: rows in the queue and in blobs are not
-// aligned for their element type.
-template <class T>
-T load(const std::byte* p, std::size_t i) noexcept {
-  T v;
-  std::memcpy(&v, p + i * sizeof(T), sizeof(T));
-  return v;
-}
-template <class T>
-void store(std::byte* p, std::size_t i, T v) noexcept {
-  std::memcpy(p + i * sizeof(T), &v, sizeof(T));
-}
-
 template <class F, class Q>
 void quantize_as(const FixedPoint& fp, const std::byte* in, std::size_t n, std::byte* out, bool clamp) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
-    double x = static_cast<double>(load<F>(in, i));
+    double x = static_cast<double>(load_at<F>(in, i));
     if (clamp) x = x < fp.min ? fp.min : (x > fp.max ? fp.max : x);
-    store<Q>(out, i, static_cast<Q>(std::nearbyint(x / fp.step)));
+    store_at<Q>(out, i, static_cast<Q>(std::nearbyint(x / fp.step)));
   }
 }
 
 template <class F, class Q>
 void dequantize_as(double step, const std::byte* in, std::size_t n, std::byte* out) noexcept {
-  for (std::size_t i = 0; i < n; ++i) store<F>(out, i, static_cast<F>(static_cast<double>(load<Q>(in, i)) * step));
+  for (std::size_t i = 0; i < n; ++i) store_at<F>(out, i, static_cast<F>(static_cast<double>(load_at<Q>(in, i)) * step));
 }
 
 // Calls fn.template operator()<F, Q>() for the value and storage types.
@@ -93,20 +80,20 @@ FixedPointCodec::FixedPointCodec(const FixedPoint& fp, const DType& values, cons
 }
 
 double FixedPointCodec::value_at(const std::byte* values, std::size_t i) const noexcept {
-  return values_->itemsize == 4 ? static_cast<double>(load<float>(values, i)) : load<double>(values, i);
+  return values_->itemsize == 4 ? static_cast<double>(load_at<float>(values, i)) : load_at<double>(values, i);
 }
 
 std::size_t FixedPointCodec::first_out_of_range(const std::byte* values, std::size_t n) const noexcept {
   // A NaN fails both comparisons: it is out of range.
   if (values_->itemsize == 4) {
     for (std::size_t i = 0; i < n; ++i) {
-      const double x = static_cast<double>(load<float>(values, i));
+      const double x = static_cast<double>(load_at<float>(values, i));
       if (!(x >= fp_.min && x <= fp_.max)) return i;
     }
     return npos;
   }
   for (std::size_t i = 0; i < n; ++i) {
-    const double x = load<double>(values, i);
+    const double x = load_at<double>(values, i);
     if (!(x >= fp_.min && x <= fp_.max)) return i;
   }
   return npos;

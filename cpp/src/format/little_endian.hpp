@@ -1,7 +1,10 @@
-// Little-endian loads and stores of unaligned integers (the on-disk order).
+// Little-endian loads and stores of unaligned integers (the on-disk order),
+// and of the elements of unaligned arrays (rows in the queue and in blobs are
+// not aligned for their element type: memcpy).
 #pragma once
 
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -21,6 +24,18 @@ inline std::uint64_t load_le64(const std::byte* p) {
   std::uint64_t v;
   std::memcpy(&v, p, 8);
   return v;
+}
+
+// Element i of an array of T that starts at p (no alignment assumed).
+template <class T>
+T load_at(const std::byte* p, std::size_t i) noexcept {
+  T v;
+  std::memcpy(&v, p + i * sizeof(T), sizeof(T));
+  return v;
+}
+template <class T>
+void store_at(std::byte* p, std::size_t i, const T& v) noexcept {
+  std::memcpy(p + i * sizeof(T), &v, sizeof(T));
 }
 
 }  // namespace array_logger

@@ -44,9 +44,11 @@ MetaRows new_file_meta(const ArraySpec& spec, const std::string& keys_text, bool
   return rows;
 }
 
-void create_tables(Database& db, const std::vector<std::string>& keys, const MetaRows& meta) {
+void create_tables(Database& db, const std::vector<std::string>& keys, const MetaRows& meta,
+                   std::string_view key_type) {
+  const std::string declared = key_type.empty() ? std::string() : " " + std::string(key_type);
   std::string create = "CREATE TABLE array_log (";
-  for (const auto& k : keys) create += quote_identifier(k) + " NOT NULL, ";
+  for (const auto& k : keys) create += quote_identifier(k) + declared + " NOT NULL, ";
   create += "data BLOB NOT NULL)";
   db.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
   db.exec(create);

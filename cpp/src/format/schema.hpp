@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,7 +28,10 @@ MetaRows new_file_meta(const ArraySpec& spec, const std::string& keys_text, bool
                        const std::string& user_metadata, const StoredForm& form = {},
                        const std::string& shard = {});
 // Creates both tables and fills `meta` (inside the caller's transaction).
-void create_tables(Database& db, const std::vector<std::string>& keys, const MetaRows& meta);
+// `key_type` is the declared type of the key columns: none (format 2 and
+// later: a key may be an integer, a float or text), or "INTEGER" (format 1).
+void create_tables(Database& db, const std::vector<std::string>& keys, const MetaRows& meta,
+                   std::string_view key_type = {});
 
 // Every row of `meta`. Throws CorruptFile when the table is missing or odd.
 std::map<std::string, std::string> read_meta_rows(Database& db);

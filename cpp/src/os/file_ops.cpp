@@ -30,6 +30,37 @@ void throw_errno(const std::string& what, int err) {
   throw StorageError(what + ": " + std::strerror(err), 0, err);
 }
 
+void write_all(int fd, const void* buf, std::size_t n, const std::filesystem::path& path,
+               std::optional<std::uint64_t> offset) {
+  const char* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    const ssize_t put = offset ? (fail_injected("pwrite") ? -1 : ::pwrite(fd, p, n, static_cast<off_t>(*offset)))
+                               : (fail_injected("write") ? -1 : ::write(fd, p, n));
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      throw_errno("cannot write " + path.string(), errno);
+    }
+    p += put;
+    n -= static_cast<std::size_t>(put);
+    if (offset) *offset += static_cast<std::uint64_t>(put);
+  }
+}
+
+std::int64_t pread_full(int fd, void* buf, std::size_t n, std::uint64_t offset, Injectable injectable) {
+  char* p = static_cast<char*>(buf);
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t got = injectable == Injectable::yes && fail_injected("pread")
+                            ? -1
+                            : ::pread(fd, p + done, n - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return -1;
+    if (got == 0) break;  // end of file
+    done += static_cast<std::size_t>(got);
+  }
+  return static_cast<std::int64_t>(done);
+}
+
 Fd open_file(const std::filesystem::path& path, int flags, int mode) {
   int fd;
   do {
@@ -87,10 +118,23 @@ TempFile::~TempFile() {
 std::optional<SqliteHeader> read_sqlite_header(const std::filesystem::path& db) {
   Fd fd(::open(db.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return std::nullopt;
-  unsigned char header[20];
-  if (::pread(fd.get(), header, sizeof header, 0) != static_cast<ssize_t>(sizeof header)) return std::nullopt;
-  if (std::memcmp(header, "SQLite format 3", 16) != 0) return std::nullopt;
-  return SqliteHeader{header[18], header[19]};
+  return read_sqlite_header(fd);
+}
+
+std::optional<SqliteHeader> read_sqlite_header(const Fd& fd) {
+  unsigned char h[100];
+  const std::int64_t got = pread_full(fd.get(), h, sizeof h, 0, Injectable::no);
+  if (got < 20 || std::memcmp(h, "SQLite format 3", 16) != 0) return std::nullopt;
+  SqliteHeader header;
+  header.write_version = h[18];
+  header.read_version = h[19];
+  const std::uint32_t size = std::uint32_t{h[16]} << 8 | h[17];
+  header.page_size = size == 1 ? 65536u : size;
+  auto be32 = [&h](int at) {
+    return std::uint32_t{h[at]} << 24 | std::uint32_t{h[at + 1]} << 16 | std::uint32_t{h[at + 2]} << 8 | h[at + 3];
+  };
+  if (got == sizeof h && be32(24) == be32(92)) header.page_count = be32(28);
+  return header;
 }
 
 std::filesystem::path absolute_path(const std::filesystem::path& path) {

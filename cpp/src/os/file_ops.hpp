@@ -1,6 +1,7 @@
 // Small POSIX file operations with the durability steps spelled out.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -48,6 +49,20 @@ std::optional<std::uint64_t> size_if_exists(const std::filesystem::path& path);
 // chdir() (config frameworks do it) changes nothing. Throws StorageError.
 std::filesystem::path absolute_path(const std::filesystem::path& path);
 [[noreturn]] void throw_errno(const std::string& what, int err);
+// All `n` bytes written, EINTR retried: at the file position (write(2)), or
+// at `offset` when one is given (pwrite(2)); throws StorageError naming `path`.
+// Each call passes the "write" or "pwrite" fail point (os/fail_point.hpp).
+void write_all(int fd, const void* buf, std::size_t n, const std::filesystem::path& path,
+               std::optional<std::uint64_t> offset = std::nullopt);
+// Whether a read passes the "pread" fail point (os/fail_point.hpp): the reads
+// of close and of the frame cache do; the background compressor's (no test
+// can time them, so they would shift the count of the n-th pread) and header
+// sniffing do not.
+enum class Injectable : bool { no, yes };
+// pread(2) of `n` bytes at `offset`, EINTR retried: the number of bytes
+// read, fewer than `n` only at the end of the file; -1 (errno set) on an
+// error. The caller decides what a short read means.
+std::int64_t pread_full(int fd, void* buf, std::size_t n, std::uint64_t offset, Injectable injectable);
 
 // A private file (mode 0600) in the temporary directory, named
 // array_logger-XXXXXX{suffix}; removed by the destructor.
@@ -67,14 +82,20 @@ class TempFile {
   Fd fd_;
 };
 
-// The journal mode bytes of an SQLite database header (file format
-// offsets 18 and 19: 1 = rollback journal, 2 = WAL), or nullopt when the
-// file does not start with an SQLite header.
+// What the header of an SQLite database says (file format, 1.3): the
+// journal mode bytes (offsets 18 and 19: 1 = rollback journal, 2 = WAL),
+// the page size, and the page count where it is valid (the change counter
+// equals version-valid-for); nullopt when the file does not start with an
+// SQLite header.
 struct SqliteHeader {
-  unsigned char write_version, read_version;
+  unsigned char write_version = 0, read_version = 0;
+  std::uint32_t page_size = 0;
+  std::optional<std::uint32_t> page_count;
   bool wal() const noexcept { return write_version == 2 && read_version == 2; }
   bool rollback() const noexcept { return write_version == 1; }
 };
 std::optional<SqliteHeader> read_sqlite_header(const std::filesystem::path& db);
+// The same, from a file already open (its "open" fail point passed).
+std::optional<SqliteHeader> read_sqlite_header(const Fd& fd);
 
 }  // namespace array_logger::detail

@@ -6,7 +6,6 @@
 #include <cerrno>
 
 #include "array_logger/errors.hpp"
-#include "os/fail_point.hpp"
 
 namespace array_logger::detail {
 
@@ -28,21 +27,9 @@ void FrameCacheFile::add(std::uint64_t index, std::span<const std::byte> frame) 
   std::lock_guard lock(mu_);
   Fd fd = open_file(path_, O_WRONLY | O_CREAT | O_CLOEXEC | (created_ ? 0 : O_TRUNC), 0600);
   created_ = true;
-  const std::byte* p = frame.data();
-  std::size_t n = frame.size();
-  std::uint64_t at = end_;
-  while (n > 0) {
-    ssize_t put = fail_injected("pwrite") ? -1 : ::pwrite(fd.get(), p, n, static_cast<off_t>(at));
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot write " + path_.string(), errno);
-    }
-    p += put;
-    at += static_cast<std::uint64_t>(put);
-    n -= static_cast<std::size_t>(put);
-  }
+  write_all(fd.get(), frame.data(), frame.size(), path_, end_);
   entries_[index] = Entry{end_, frame.size()};
-  end_ = at;
+  end_ += frame.size();
 }
 
 bool FrameCacheFile::has(std::uint64_t index) const {
@@ -57,14 +44,8 @@ std::optional<std::vector<std::byte>> FrameCacheFile::frame(std::uint64_t index)
   Fd fd(::open(path_.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return std::nullopt;  // unreadable: compress the segment again
   std::vector<std::byte> out(it->second.size);
-  std::size_t done = 0;
-  while (done < out.size()) {
-    ssize_t got = fail_injected("pread") ? -1 : ::pread(fd.get(), out.data() + done, out.size() - done,
-                          static_cast<off_t>(it->second.offset + done));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return std::nullopt;  // unreadable: compress the segment again
-    done += static_cast<std::size_t>(got);
-  }
+  if (pread_full(fd.get(), out.data(), out.size(), it->second.offset, Injectable::yes) != static_cast<std::int64_t>(out.size()))
+    return std::nullopt;  // unreadable: compress the segment again
   return out;
 }
 

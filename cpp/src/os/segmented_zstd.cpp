@@ -24,33 +24,6 @@
 namespace array_logger::detail {
 namespace {
 
-void read_exact(const Fd& fd, std::byte* buf, std::size_t n, std::uint64_t offset, const std::filesystem::path& path) {
-  while (n > 0) {
-    ssize_t got = fail_injected("pread") ? -1 : ::pread(fd.get(), buf, n, static_cast<off_t>(offset));
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot read " + path.string(), errno);
-    }
-    if (got == 0) throw StorageError(path.string() + " shrank while being compressed");
-    buf += got;
-    offset += static_cast<std::uint64_t>(got);
-    n -= static_cast<std::size_t>(got);
-  }
-}
-
-void write_all(const Fd& fd, const void* buf, std::size_t n, const std::filesystem::path& path) {
-  const char* p = static_cast<const char*>(buf);
-  while (n > 0) {
-    ssize_t put = fail_injected("write") ? -1 : ::write(fd.get(), p, n);
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot write " + path.string(), errno);
-    }
-    p += put;
-    n -= static_cast<std::size_t>(put);
-  }
-}
-
 void put_u32(std::vector<std::byte>& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::byte>((v >> (8 * i)) & 0xff));
 }
@@ -193,7 +166,10 @@ std::vector<std::exception_ptr> compress_files_segmented(std::vector<SegmentedJo
       try {
         const std::uint64_t off = i * kSegmentBytes;
         segment.resize(static_cast<std::size_t>(std::min(kSegmentBytes, o.total - std::min(o.total, off))));
-        read_exact(o.in, segment.data(), segment.size(), off, job.src);
+        const std::int64_t got = pread_full(o.in.get(), segment.data(), segment.size(), off, Injectable::yes);
+        if (got < 0) throw_errno("cannot read " + job.src.string(), errno);
+        if (static_cast<std::size_t>(got) < segment.size())
+          throw StorageError(job.src.string() + " shrank while being compressed");
         // The first frame of a multi-frame file does not record its size:
         // a decoder that reads one frame only and trusts that size (zstandard's
         // ZstdDecompressor().decompress) then fails instead of returning the
@@ -256,7 +232,7 @@ std::vector<std::exception_ptr> compress_files_segmented(std::vector<SegmentedJo
       if (errors[j]) continue;
       try {
         if (error) std::rethrow_exception(error);
-        write_all(o.out, frame.data(), frame.size(), job.dst);
+        write_all(o.out.get(), frame.data(), frame.size(), job.dst);
         const std::uint64_t seg_bytes = std::min(kSegmentBytes, o.total - std::min(o.total, units[w].segment * kSegmentBytes));
         sizes[j].emplace_back(static_cast<std::uint32_t>(frame.size()), static_cast<std::uint32_t>(seg_bytes));
         stats[j].segments += 1;
@@ -269,7 +245,7 @@ std::vector<std::exception_ptr> compress_files_segmented(std::vector<SegmentedJo
         }
         if (units[w].segment + 1 == o.count) {
           const std::vector<std::byte> table = seek_table(sizes[j]);
-          write_all(o.out, table.data(), table.size(), job.dst);
+          write_all(o.out.get(), table.data(), table.size(), job.dst);
           stats[j].compressed_bytes += table.size();
           struct stat after;
           if (fail_injected("fstat") || ::fstat(o.in.get(), &after) != 0) throw_errno("cannot stat " + job.src.string(), errno);

@@ -28,19 +28,6 @@ std::size_t read_some(const Fd& fd, void* buf, std::size_t n, const std::filesys
   }
 }
 
-void write_all(int fd, const void* buf, std::size_t n, const std::filesystem::path& path) {
-  const char* p = static_cast<const char*>(buf);
-  while (n > 0) {
-    ssize_t put = fail_injected("write") ? -1 : ::write(fd, p, n);
-    if (put < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot write " + path.string(), errno);
-    }
-    p += put;
-    n -= static_cast<std::size_t>(put);
-  }
-}
-
 }  // namespace
 
 void compress_file(const std::filesystem::path& src, const std::filesystem::path& dst, int level,

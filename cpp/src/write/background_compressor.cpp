@@ -38,18 +38,6 @@ bool room_for(const std::filesystem::path& dir, std::uint64_t bytes) {
   return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize >= bytes + kKeepFreeBytes;
 }
 
-bool read_exact(int fd, std::byte* buf, std::size_t n, std::uint64_t offset) {
-  while (n > 0) {
-    ssize_t got = ::pread(fd, buf, n, static_cast<off_t>(offset));
-    if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) return false;
-    buf += got;
-    offset += static_cast<std::uint64_t>(got);
-    n -= static_cast<std::size_t>(got);
-  }
-  return true;
-}
-
 }  // namespace
 
 BackgroundCompressor::BackgroundCompressor(int level) : level_(level) {}
@@ -117,7 +105,9 @@ bool BackgroundCompressor::step(std::unique_ptr<SegmentCompressor>& sc, std::vec
         if (w.cache->has(i)) continue;
         Fd fd = open_file(w.db, O_RDONLY);
         segment.resize(kSegmentBytes);
-        if (!read_exact(fd.get(), segment.data(), segment.size(), i * kSegmentBytes)) break;
+        if (pread_full(fd.get(), segment.data(), segment.size(), i * kSegmentBytes, Injectable::no) !=
+            static_cast<std::int64_t>(segment.size()))
+          break;
         if (!sc) sc = std::make_unique<SegmentCompressor>(level_);
         if (!sc->compress(segment, frame, &cancel_)) return false;
         if (!room_for(w.db.parent_path(), frame.size())) {

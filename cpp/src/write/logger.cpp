@@ -105,6 +105,16 @@ struct Logger::Impl {
                        "create a new Logger in the child");
   }
   [[noreturn]] void rethrow_writer_error() const { std::rethrow_exception(writer_error); }
+  // One wait for the writer to make room or commit (under `lock` on mu):
+  // wakes it, waits for space_cv, then throws if it failed or the Logger
+  // closed meanwhile. The caller re-checks its own condition.
+  void wait_for_writer(std::unique_lock<std::mutex>& lock) {
+    wake = true;
+    writer_cv.notify_one();
+    space_cv.wait(lock);
+    if (failed.load(std::memory_order_acquire)) rethrow_writer_error();
+    if (closed) throw StateError("Logger is closed");
+  }
   void writer_loop();
   void process(std::uint64_t from, std::uint64_t to, std::vector<ArrayStore*>& local);
   void fail(std::exception_ptr e);
@@ -273,11 +283,7 @@ bool Logger::Impl::enqueue(std::unique_lock<std::mutex>& lock, StreamId id, Stre
   std::byte* out;
   while (stream.logged - stream.committed >= max_uncommitted || (out = ring.try_reserve(record)) == nullptr) {
     if (!may_block) return false;
-    wake = true;
-    writer_cv.notify_one();
-    space_cv.wait(lock);
-    if (failed.load(std::memory_order_acquire)) rethrow_writer_error();
-    if (closed) throw StateError("Logger is closed");
+    wait_for_writer(lock);
     if (info.encoder) record = size_record();
   }
   RecordHeader h{static_cast<std::uint32_t>(record), id, static_cast<std::uint32_t>(keys_bytes),
@@ -316,11 +322,7 @@ bool Logger::Impl::step(StreamId id, StreamInfo& info, std::span<const KeyRef> k
     std::unique_lock lock(mu);
     while (info.logged != info.committed) {
       if (!may_block) return false;
-      wake = true;
-      writer_cv.notify_one();
-      space_cv.wait(lock);
-      if (failed.load(std::memory_order_acquire)) rethrow_writer_error();
-      if (closed) throw StateError("Logger is closed");
+      wait_for_writer(lock);
     }
   }
   p.add(keys, static_cast<const std::byte*>(data));

@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "array_logger/errors.hpp"
+#include "format/little_endian.hpp"
 #include "format/stored_form.hpp"
 
 namespace array_logger::detail {
@@ -33,18 +34,6 @@ double to_double(Half h) noexcept {
   else
     v = std::ldexp(mant + 1024, exp - 25);
   return (h.bits >> 15) ? -v : v;
-}
-
-// Rows in the queue are not aligned for their element type: memcpy.
-template <class T>
-T load(const std::byte* p, std::size_t i) noexcept {
-  T v;
-  std::memcpy(&v, p + i * sizeof(T), sizeof(T));
-  return v;
-}
-template <class T>
-void store(std::byte* p, std::size_t i, const T& v) noexcept {
-  std::memcpy(p + i * sizeof(T), &v, sizeof(T));
 }
 
 template <class T>
@@ -77,10 +66,10 @@ void add_sum(std::byte* acc, const std::byte* in, std::size_t n, bool first) {
   if (first) {
     // The first step is the start value (as numpy's reduction takes it):
     // 0.0 + -0.0 would lose the sign.
-    for (std::size_t i = 0; i < n; ++i) store<A>(acc, i, widen<A>(load<T>(in, i)));
+    for (std::size_t i = 0; i < n; ++i) store_at<A>(acc, i, widen<A>(load_at<T>(in, i)));
     return;
   }
-  for (std::size_t i = 0; i < n; ++i) store<A>(acc, i, load<A>(acc, i) + widen<A>(load<T>(in, i)));
+  for (std::size_t i = 0; i < n; ++i) store_at<A>(acc, i, load_at<A>(acc, i) + widen<A>(load_at<T>(in, i)));
 }
 
 template <class T>
@@ -88,7 +77,7 @@ bool sum_fits(const std::byte* acc, const std::byte* in, std::size_t n) {
   using A = SumOf<T>;
   for (std::size_t i = 0; i < n; ++i) {
     A r;
-    if (__builtin_add_overflow(load<A>(acc, i), widen<A>(load<T>(in, i)), &r)) return false;
+    if (__builtin_add_overflow(load_at<A>(acc, i), widen<A>(load_at<T>(in, i)), &r)) return false;
   }
   return true;
 }
@@ -97,11 +86,11 @@ template <class A>
 void result_mean(const std::byte* acc, std::size_t n, std::uint64_t steps, std::byte* out) {
   const double d = static_cast<double>(steps);
   for (std::size_t i = 0; i < n; ++i) {
-    const A a = load<A>(acc, i);
+    const A a = load_at<A>(acc, i);
     if constexpr (is_complex<A>)
-      store<std::complex<double>>(out, i, std::complex<double>(a.real() / d, a.imag() / d));
+      store_at<std::complex<double>>(out, i, std::complex<double>(a.real() / d, a.imag() / d));
     else
-      store<double>(out, i, static_cast<double>(a) / d);
+      store_at<double>(out, i, static_cast<double>(a) / d);
   }
 }
 
@@ -113,7 +102,7 @@ void add_extreme(std::byte* acc, const std::byte* in, std::size_t n, bool first)
     return;
   }
   for (std::size_t i = 0; i < n; ++i) {
-    const T a = load<T>(acc, i), x = load<T>(in, i);
+    const T a = load_at<T>(acc, i), x = load_at<T>(in, i);
     bool keep;
     if constexpr (std::is_same_v<T, Half>) {
       const double da = to_double(a), dx = to_double(x);
@@ -126,7 +115,7 @@ void add_extreme(std::byte* acc, const std::byte* in, std::size_t n, bool first)
     } else {
       keep = Max ? a >= x : a <= x;
     }
-    if (!keep) store<T>(acc, i, x);
+    if (!keep) store_at<T>(acc, i, x);
   }
 }
 

@@ -25,21 +25,7 @@ using detail::Transaction;
 void create_aside_tables(Database& aside, const FileMeta& meta, std::string_view note) {
   detail::MetaRows rows(meta.rows.begin(), meta.rows.end());
   rows.emplace_back("set_aside", std::string(note));
-  if (meta.format_version != kFormatLegacy) {
-    detail::create_tables(aside, meta.spec.keys, rows);
-    return;
-  }
-  std::string create = "CREATE TABLE array_log (";
-  for (const auto& k : meta.spec.keys) create += detail::quote_identifier(k) + " INTEGER NOT NULL, ";
-  create += "data BLOB NOT NULL)";
-  aside.exec("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
-  aside.exec(create);
-  Statement st = aside.prepare("INSERT INTO meta (key, value) VALUES (?, ?)", "writing meta");
-  for (const auto& [k, v] : rows) {
-    st.bind_text(1, k);
-    st.bind_text(2, v);
-    st.run();
-  }
+  detail::create_tables(aside, meta.spec.keys, rows, meta.format_version == kFormatLegacy ? "INTEGER" : "");
 }
 
 std::string column_list(const std::vector<std::string>& keys) {

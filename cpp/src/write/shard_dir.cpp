@@ -70,15 +70,7 @@ std::string read_text(const std::filesystem::path& path) {
 
 void write_text(const std::filesystem::path& path, const std::string& text) {
   Fd fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  std::size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::write(fd.get(), text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot write " + path.string(), errno);
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  write_all(fd.get(), text.data(), text.size(), path);
   fsync_fd(fd, path);
 }
 

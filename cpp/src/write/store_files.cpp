@@ -31,10 +31,6 @@ void validate_array_name(std::string_view name) {
 
 namespace {
 
-std::uint32_t be32(const unsigned char* p) {
-  return (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) | (std::uint32_t{p[2]} << 8) | p[3];
-}
-
 // A .db.zst cut at a frame boundary decompresses without error to the first
 // part of the database (a segmented .db.zst has one frame per 4 MiB). SQLite
 // would read the missing pages as zeros and go on appending: refuse it. A
@@ -42,12 +38,9 @@ std::uint32_t be32(const unsigned char* p) {
 // when the change counter equals version-valid-for (file format, 1.3).
 void check_whole_database(const std::filesystem::path& db, const std::filesystem::path& shown) {
   Fd fd = open_file(db, O_RDONLY);
-  unsigned char h[100];
-  if (::pread(fd.get(), h, sizeof h, 0) != static_cast<ssize_t>(sizeof h)) return;  // SQLite will say
-  if (std::memcmp(h, "SQLite format 3", 16) != 0 || h[18] != 1) return;
-  if (be32(h + 24) != be32(h + 92)) return;
-  const std::uint64_t page_size = (h[16] << 8 | h[17]) == 1 ? 65536u : static_cast<std::uint64_t>(h[16] << 8 | h[17]);
-  const std::uint64_t pages = be32(h + 28);
+  const auto header = read_sqlite_header(fd);
+  if (!header || !header->rollback() || !header->page_count) return;  // SQLite will say
+  const std::uint64_t page_size = header->page_size, pages = *header->page_count;
   struct stat st;
   if (fail_injected("fstat") || ::fstat(fd.get(), &st) != 0) throw_errno("cannot stat " + db.string(), errno);
   const auto size = static_cast<std::uint64_t>(st.st_size);
