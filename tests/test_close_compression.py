@@ -212,6 +212,16 @@ def test_kill_9_during_segmented_close(tmp_path: Path, pristine: Path) -> None:
     assert outcomes[-1] == "closed"
 
 
+def wait_for_first_frame(side: Path, child: "subprocess.Popen[str] | None" = None) -> None:
+    """Waits (deadline 120 s) for the background thread's first frame in the side file `side`."""
+    deadline = time.monotonic() + 120
+    while not (side.exists() and side.stat().st_size > 0):
+        assert time.monotonic() < deadline, "no frame compressed during the run"
+        if child is not None:
+            assert child.poll() is None, child.stderr.read() if child.stderr else ""
+        time.sleep(0.05)
+
+
 BACKGROUND = """
     import sys, numpy as np, array_logger
     lg = array_logger.Logger(sys.argv[1], 1, handle_signals=False)
@@ -229,11 +239,7 @@ def test_kill_9_during_background_compression_keeps_the_db_whole(tmp_path: Path)
     side = tmp_path / ".big.db.zst.frames"
     try:
         assert child.stdout.readline().strip() == "flushed", child.stderr.read()
-        deadline = time.monotonic() + 120
-        while not (side.exists() and side.stat().st_size > 0):  # the background thread's first frame
-            assert time.monotonic() < deadline, "no frame compressed during the run"
-            assert child.poll() is None, child.stderr.read()
-            time.sleep(0.05)
+        wait_for_first_frame(side, child)
     finally:
         child.kill()
         child.communicate(timeout=60)
@@ -347,13 +353,8 @@ def test_close_releases_the_frames_of_the_run_before_the_logger_object_goes(tmp_
     for i in range(80):  # 80 MiB: the WAL checkpoints at 64 MiB, the background thread compresses a segment
         lg.log("big", {"i": i}, np.full((512, 512), i, np.float32))
     lg.flush()
-    side = tmp_path / ".big.db.zst.frames"
-    deadline = time.monotonic() + 120
-    while not (side.exists() and side.stat().st_size > 0):
-        assert time.monotonic() < deadline, "no frame compressed during the run"
-        time.sleep(0.05)
+    wait_for_first_frame(tmp_path / ".big.db.zst.frames")
     lg.close()
     assert os.listdir(tmp_path) == ["big.db.zst"], os.listdir(tmp_path)
     with array_logger.open_reader(tmp_path / "big.db.zst") as reader:
         assert reader.read_all().keys["i"].tolist() == list(range(80))
-    del lg
