@@ -5,7 +5,6 @@ library: float keys at double precision, every dtype's blob header string."""
 from __future__ import annotations
 
 import re
-import sqlite3
 import struct
 from pathlib import Path
 from typing import Dict, Tuple
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 
 import array_logger
+from al_helpers import sqlite_ro
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "FORMAT.md"
 
@@ -67,7 +67,7 @@ def test_blob_header_names_the_documented_dtype_string(tmp_path: Path, dtype: st
             lg.log("filtered", {"i": i}, np.zeros(shapes["filtered"], dtype))
     for name, flags in (("raw", 0), ("filtered", 1)):
         shape = shapes[name]
-        con = sqlite3.connect(f"file:{tmp_path / (name + '.db')}?mode=ro", uri=True)
+        con = sqlite_ro(tmp_path / (name + ".db"))
         try:
             meta = dict(con.execute("SELECT key, value FROM meta"))
             blobs = [b for (b,) in con.execute("SELECT data FROM array_log ORDER BY rowid")]
@@ -94,7 +94,7 @@ def test_float_keys_are_stored_at_double_precision(tmp_path: Path) -> None:
         lg.register("x", keys=["t"], shape=(1,), dtype="int64")
         for i, v in enumerate(FLOAT_KEYS):
             lg.log("x", {"t": v}, np.array([i]))
-    con = sqlite3.connect(f"file:{tmp_path / 'x.db'}?mode=ro", uri=True)
+    con = sqlite_ro(tmp_path / "x.db")
     try:
         stored = con.execute("SELECT t, typeof(t) FROM array_log ORDER BY rowid").fetchall()
     finally:
@@ -123,7 +123,7 @@ def test_text_keys_survive_the_reuse_of_the_log_buffer(tmp_path: Path) -> None:
         lg.register("x", keys=["tag", "i"], shape=(203,), dtype="uint8")
         for i, tag in enumerate(tags):
             lg.log("x", {"tag": tag, "i": i}, np.full(203, 255, np.uint8))
-    con = sqlite3.connect(f"file:{tmp_path / 'x.db'}?mode=ro", uri=True)
+    con = sqlite_ro(tmp_path / "x.db")
     try:
         stored = con.execute("SELECT tag, i FROM array_log ORDER BY rowid").fetchall()
     finally:
