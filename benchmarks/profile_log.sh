@@ -37,7 +37,11 @@ run() {  # $1 = N -> prints "all-threads main-thread" instruction counts
   # One output file per thread (out-01 is the main thread, the producer):
   # the main thread's count does not depend on how the writer thread's
   # batches happened to fall, so it repeats to the instruction.
-  PYTHONMALLOC=malloc valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out" \
+  # Fixed hash seed: dict lookups of the key names otherwise cost a few hundred
+  # instructions more or less per call from one run to the next. One OpenBLAS
+  # thread: numpy's idle BLAS threads spin, and callgrind counts them as
+  # "all threads" too (up to ~450 per call of pure noise).
+  PYTHONHASHSEED=0 OPENBLAS_NUM_THREADS=1 PYTHONMALLOC=malloc valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$out" \
       "$PY" "$work/loop.py" "$n" "$work/root_$n" 2> "$work/valgrind_$n.log" >/dev/null
   local all main
   all=$(grep -E "Collected :" "$work/valgrind_$n.log" | awk '{print $NF}') ||

@@ -38,8 +38,11 @@ BOUNDED = ("cpu_us_per_row",)
 
 
 def one_case(python: str, workload: str) -> dict:
+    # One OpenBLAS thread: numpy's idle BLAS threads would add their spinning to
+    # the CPU time of whichever build happened to start them.
     p = subprocess.run([python, RUN, "--case", "array_logger", workload, "--json"],
-                       capture_output=True, text=True, cwd=HERE)
+                       capture_output=True, text=True, cwd=HERE,
+                       env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
     line = next((ln for ln in reversed(p.stdout.splitlines()) if ln.startswith("{")), None)
     if p.returncode != 0 or line is None:
         raise SystemExit(f"{python} {workload}: exit {p.returncode}\n{p.stderr[-2000:]}")

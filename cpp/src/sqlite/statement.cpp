@@ -11,6 +11,10 @@ void Statement::bind_copy(int idx, const KeyValue& v) {
   check(sqlite3_bind_text(get(), idx, s.data(), static_cast<int>(s.size()), SQLITE_TRANSIENT), "bind");
 }
 
+void Statement::fail_bind(int rc, const char* what) const {
+  throw_sqlite(sqlite3_db_handle(get()), rc, context_ + ": " + what);
+}
+
 KeyRef Statement::column_key(int col) const noexcept {
   switch (column_type(col)) {
     case SQLITE_INTEGER: return KeyRef::of(column_int64(col));

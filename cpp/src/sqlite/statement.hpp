@@ -82,9 +82,14 @@ class Statement {
   [[noreturn]] void fail(int rc) const { throw_sqlite(sqlite3_db_handle(get()), rc, context_); }
 
  private:
+  // The writer calls check after every bind: only the compare and a call stay
+  // inline. With the message built here, clang (the portable wheels' zig)
+  // stopped inlining check into the bind loop, ~65 instructions a row
+  // (docs/WHEELS.md, "Speed").
   void check(int rc, const char* what) const {
-    if (rc != SQLITE_OK) throw_sqlite(sqlite3_db_handle(get()), rc, context_ + ": " + what);
+    if (rc != SQLITE_OK) [[unlikely]] fail_bind(rc, what);
   }
+  [[noreturn, gnu::cold, gnu::noinline]] void fail_bind(int rc, const char* what) const;
   struct Finalizer {
     void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
   };
