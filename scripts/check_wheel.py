@@ -10,6 +10,10 @@ For every ELF file in the wheel, from readelf's view of it:
     libsqlite3/libzstd: those are inside, static;
   - manylinux_2_X: no symbol version above GLIBC_2.X, and no GLIBCXX_,
     CXXABI_ or GCC_ version at all (they would come from a dynamic C++ runtime);
+  - no packed relative relocations (DT_RELR): musl loads them only from 1.2.4
+    on, and an older musl (Debian 12 has 1.2.3, within musllinux_1_2) jumps
+    to unrelocated addresses -- numpy 2.x's musllinux wheels crash that way
+    there (docs/WHEELS.md); glibc would at least refuse them by version;
   - it exports nothing but PyInit_<module> (SQLite, zstd and the C++ runtime
     inside stay private, so a process that also loads other copies of them
     never mixes the two).
@@ -37,10 +41,15 @@ def readelf(*args: str) -> str:
 
 def check_elf(path: str, name: str, plat: str) -> list[str]:
     problems = []
-    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", readelf("-d", path)))
+    dynamic = readelf("-d", path)
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dynamic))
     allowed = MUSL_LIBS if plat.startswith("musllinux") else GLIBC_LIBS
     if needed - allowed:
         problems.append(f"{name}: needs {sorted(needed - allowed)} (allowed: {sorted(allowed)})")
+
+    if re.search(r"\(RELR\)", dynamic):
+        problems.append(f"{name}: packed relative relocations (DT_RELR), which musl < 1.2.4 "
+                        "and glibc < 2.36 cannot apply")
 
     versions = set(re.findall(r"Name: (\S+)", readelf("-V", path)))
     glibc = sorted({v for v in versions if v.startswith("GLIBC_2.")},
@@ -66,7 +75,7 @@ def check_elf(path: str, name: str, plat: str) -> list[str]:
     if [s for s in exported if not s.startswith("PyInit_")]:
         problems.append(f"{name}: exports more than PyInit_*: {sorted(exported)[:20]}")
     print(f"check_wheel: {name}: needs {sorted(needed)}; newest glibc version "
-          f"{glibc[-1] if glibc else 'none'}; no C++ runtime; exports {sorted(exported)}")
+          f"{glibc[-1] if glibc else 'none'}; no C++ runtime; no DT_RELR; exports {sorted(exported)}")
     return problems
 
 

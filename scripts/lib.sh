@@ -36,8 +36,11 @@ apt_install() {
   [ -n "$missing" ] || return 0
   al_log "installing Debian packages:$missing"
   # shellcheck disable=SC2086
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null ||
-    { as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null; }
+  # (the lock timeout: scripts/test.sh builds the portable wheel alongside)
+  local lock=(-o DPkg::Lock::Timeout=600)
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq $missing >/dev/null ||
+    { as_root apt-get "${lock[@]}" update -qq &&
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq $missing >/dev/null; }
 }
 
 sha256_of() {
