@@ -20,10 +20,13 @@ from typing import Dict, List, Optional
 
 from al_helpers import child_env
 
-TRACED = "openat,rename,renameat,renameat2,unlink,unlinkat,fsync,fdatasync"
+# open: musl calls it where the architecture has it (x86_64), glibc openat;
+# "?" lets strace skip a name the architecture lacks (aarch64 has no open).
+TRACED = "?open,openat,rename,renameat,renameat2,unlink,unlinkat,fsync,fdatasync"
 
 # 1234  fsync(5</tmp/x/x.db.zst.tmp>)  = 0
 # 1234  openat(AT_FDCWD</tmp/x>, "/tmp/x/x.db.tmp", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0644) = 5</tmp/x/x.db.tmp>
+# 1234  open("/tmp/x/x.db.tmp", O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC, 0644) = 5</tmp/x/x.db.tmp>
 # 1234  rename("/tmp/x/a", "/tmp/x/b") = 0
 # 1234  renameat2(AT_FDCWD</tmp>, "/tmp/x/a", AT_FDCWD</tmp>, "/tmp/x/b", 0) = 0
 # 1234  unlink("/tmp/x/x.db") = 0
@@ -89,10 +92,12 @@ def parse(lines: List[str], root: Path) -> List[Call]:
             rel = _relative(fd["path"], root_s) if fd else None
             if rel is not None:
                 calls.append(Call("fsync", rel, ok=ok))
-        elif call == "openat" and strings:
+        elif call in ("open", "openat") and strings:
             rel = _relative(os.path.realpath(strings[0]) if strings[0].startswith("/") else strings[0], root_s)
             if rel is not None:
-                flags = args.split(", ")[2] if len(args.split(", ")) > 2 else ""
+                fields = args.split(", ")
+                at = 1 if call == "openat" else 0   # openat's first argument is the directory
+                flags = fields[at + 1] if len(fields) > at + 1 else ""
                 calls.append(Call("open", rel, flags=flags, ok=ok))
         elif call.startswith("rename") and len(strings) >= 2:
             a, b = _relative(strings[0], root_s), _relative(strings[1], root_s)

@@ -44,6 +44,17 @@ def test_a_call_split_by_another_threads_call_is_read_whole(tmp_path: Path) -> N
     assert parse(lines, tmp_path) == [Call("unlink", "y.db"), Call("fsync", "x.db.zst.tmp")]
 
 
+def test_musls_open_reads_like_glibcs_openat(tmp_path: Path) -> None:
+    """musl on x86_64 opens with the open system call, glibc with openat: the
+    same Call, flags included (the musllinux wheel's suite, docs/WHEELS.md)."""
+    root = str(tmp_path.resolve())
+    glibc = f'7  openat(AT_FDCWD</tmp>, "{root}/x.db.zst.tmp", O_WRONLY|O_CREAT|O_EXCL, 0644) = 5'
+    musl = f'7  open("{root}/x.db.zst.tmp", O_WRONLY|O_CREAT|O_EXCL, 0644) = 5'
+    expected = [Call("open", "x.db.zst.tmp", flags="O_WRONLY|O_CREAT|O_EXCL")]
+    assert parse([glibc], tmp_path) == expected
+    assert parse([musl], tmp_path) == expected
+
+
 def test_close_compresses_in_the_crash_safe_order(tmp_path: Path) -> None:
     # Proves docs/FORMAT.md: "Writing (at `close()`, crash-safe): compress `NAME.db` into
     # `NAME.db.zst.tmp`, fsync it, rename it to `NAME.db.zst`, fsync the directory, then remove
