@@ -18,6 +18,22 @@ al_step() { echo "$al_prog: [${SECONDS}s] $*"; }
 
 # Runs a command as root: directly when we are root, else through
 # passwordless sudo, else stops saying what needed root.
+# The optional WHEEL argument of the userland checks, read before they cd to
+# the checkout: --help prints the script's header comment and exits; a given
+# wheel must exist. Sets al_wheel to its absolute path (empty: build one).
+al_wheel_arg() {  # "$0" "$@"
+  local script="$1"
+  al_wheel=""
+  (($# <= 2)) || al_die "one WHEEL at most (see --help)"
+  case "${2:-}" in
+    "") return 0 ;;
+    -h|--help) sed -n '2,/^set -euo pipefail/p' "$script" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    -*) al_die "unknown option ${2} (see --help)" ;;
+  esac
+  [ -f "$2" ] || al_die "no such wheel: $2"
+  al_wheel="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
+}
+
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then
     "$@"

@@ -20,7 +20,8 @@
 #
 #   bash scripts/musl_userland_check.sh [WHEEL]
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # apt_install, al_step
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # apt_install, al_step, al_wheel_arg
+al_wheel_arg "$0" "$@"
 repo="$al_repo"
 cd "$repo"
 arch="$(uname -m)"
@@ -84,7 +85,7 @@ py="$prefix/bin/python3.11"
 file -L "$py" | grep -q "interpreter /lib/ld-musl-$arch.so.1" ||
   { echo "musl_userland: $py is not a musl program: $(file -L "$py")"; exit 1; }
 
-wheel="${1:-}"
+wheel="$al_wheel"
 if [ -z "$wheel" ]; then
   al_step "building the cp311 musllinux wheel"
   rm -rf "$base/dist-musl"

@@ -14,7 +14,8 @@
 #   bash scripts/old_userland_check.sh [WHEEL]   # default: build the cp39 wheel
 # Needs root (debootstrap, chroot). ~5 min the first time (debootstrap), ~1 min after.
 set -euo pipefail
-source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # apt_install, al_step
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"   # apt_install, al_step, al_wheel_arg
+al_wheel_arg "$0" "$@"
 repo="$al_repo"
 cd "$repo"
 root="$repo/build/wheels/userland/bullseye"
@@ -29,7 +30,7 @@ if [ ! -x "$root/usr/bin/python3.9" ] || [ ! -f "$root/.complete" ]; then
   touch "$root/.complete"
 fi
 
-wheel="${1:-}"
+wheel="$al_wheel"
 if [ -z "$wheel" ]; then
   py39=""  # python3.9 on PATH, else pyenv's (machines of this kind have it)
   for p in "$(command -v python3.9 || true)" "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.9*/bin/python3.9; do
