@@ -18,6 +18,16 @@ al_step() { echo "$al_prog: [${SECONDS}s] $*"; }
 
 # Runs a command as root: directly when we are root, else through
 # passwordless sudo, else stops saying what needed root.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo -n "$@"
+  else
+    al_die "need root privileges to run: $* (run once as root, or allow passwordless sudo)"
+  fi
+}
+
 # The optional WHEEL argument of the userland checks, read before they cd to
 # the checkout: --help prints the script's header comment and exits; a given
 # wheel must exist. Sets al_wheel to its absolute path (empty: build one).
@@ -34,16 +44,6 @@ al_wheel_arg() {  # "$0" "$@"
   al_wheel="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
 }
 
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    sudo -n "$@"
-  else
-    al_die "need root privileges to run: $* (run once as root, or allow passwordless sudo)"
-  fi
-}
-
 # Installs those of the Debian packages that are missing, running
 # apt-get update only when the install fails without it.
 apt_install() {
@@ -51,9 +51,9 @@ apt_install() {
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
   [ -n "$missing" ] || return 0
   al_log "installing Debian packages:$missing"
-  # shellcheck disable=SC2086
   # (the lock timeout: scripts/test.sh builds the portable wheel alongside)
   local lock=(-o DPkg::Lock::Timeout=600)
+  # shellcheck disable=SC2086
   as_root env DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq $missing >/dev/null ||
     { as_root apt-get "${lock[@]}" update -qq &&
       as_root env DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq $missing >/dev/null; }
